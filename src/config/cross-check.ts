@@ -1,0 +1,76 @@
+/** Checks that need more than one place of the config: references between keys, orgs, credentials, routes. */
+import type { Catalog } from '../catalog/catalog.ts';
+import type { ConfigProblem } from './problems.ts';
+import type { TollboothConfig } from './types.ts';
+import type { YamlSource } from './yaml-source.ts';
+
+export function crossCheck(config: TollboothConfig, catalog: Catalog, source: YamlSource): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (pointer: string, message: string) => problems.push(source.problem(pointer, message));
+
+  const orgIds = new Set(config.orgs.map((o) => o.id));
+  duplicates(config.orgs.map((o) => o.id)).forEach((i) => add(`/orgs/${i}/id`, 'org id is declared twice'));
+  duplicates(config.keys.map((k) => k.id)).forEach((i) => add(`/keys/${i}/id`, 'key id is declared twice'));
+  duplicates(config.keys.map((k) => k.hash)).forEach((i) => add(`/keys/${i}/hash`, 'the same key hash is listed twice'));
+  config.keys.forEach((k, i) => {
+    if (!orgIds.has(k.org)) add(`/keys/${i}/org`, `org '${k.org}' is not declared under orgs`);
+  });
+  if (config.auth.mode === 'none') {
+    if (config.auth.default_org === null) add('/auth/default_org', 'auth mode "none" needs a default_org');
+    else if (!orgIds.has(config.auth.default_org)) add('/auth/default_org', `org '${config.auth.default_org}' is not declared under orgs`);
+  }
+
+  duplicates(config.credentials.map((c) => c.id)).forEach((i) => add(`/credentials/${i}/id`, 'credential id is declared twice'));
+  const defaults = new Map<string, number>();
+  config.credentials.forEach((c, i) => {
+    const provider = catalog.provider(c.provider);
+    if (!provider) {
+      add(`/credentials/${i}/provider`, `unknown provider '${c.provider}' (known: ${[...catalog.providers.keys()].join(', ')})`);
+      return;
+    }
+    const keyless = provider.auth_schemas.some((s) => s.type === 'none');
+    if (c.secret === null && !keyless) add(`/credentials/${i}`, `provider '${c.provider}' needs a secret: {env: NAME} or {file: /path}`);
+    if (c.base_url === null && provider.base_url === null) {
+      add(`/credentials/${i}/base_url`, `provider '${c.provider}' has no public endpoint: the credential must set base_url`);
+    }
+    if (c.default) {
+      if (defaults.has(c.provider)) add(`/credentials/${i}/default`, `provider '${c.provider}' already has a default credential`);
+      defaults.set(c.provider, i);
+    }
+  });
+
+  const credentials = new Map(config.credentials.map((c) => [c.id, c]));
+  for (const [modelId, route] of Object.entries(config.routes)) {
+    const base = `/routes/${escapePointer(modelId)}`;
+    if (!catalog.models.has(modelId)) add(base, `route for unknown model '${modelId}'`);
+    const model = catalog.models.get(modelId);
+    route.deployments.forEach((d, i) => {
+      if (!catalog.provider(d.provider)) add(`${base}/deployments/${i}/provider`, `unknown provider '${d.provider}'`);
+      if (model && d.provider !== model.provider && d.upstream_model === null) {
+        add(`${base}/deployments/${i}`, `a deployment on '${d.provider}' (not the model's own provider) must name its upstream_model`);
+      }
+      if (d.credential !== null) {
+        const c = credentials.get(d.credential);
+        if (!c) add(`${base}/deployments/${i}/credential`, `unknown credential '${d.credential}'`);
+        else if (c.provider !== d.provider) {
+          add(`${base}/deployments/${i}/credential`, `credential '${d.credential}' belongs to provider '${c.provider}', not '${d.provider}'`);
+        }
+      }
+    });
+  }
+  return problems;
+}
+
+function duplicates(values: string[]): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  values.forEach((v, i) => {
+    if (seen.has(v)) out.push(i);
+    seen.add(v);
+  });
+  return out;
+}
+
+function escapePointer(s: string): string {
+  return s.replace(/~/g, '~0').replace(/\//g, '~1');
+}

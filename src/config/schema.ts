@@ -1,0 +1,298 @@
+/**
+ * JSON Schemas for the main config and the catalog. `errorMessage` (ajv-errors) carries the sentence
+ * a human reads when a value is wrong; defaults fill what the YAML leaves out.
+ */
+
+const id = { type: 'string', pattern: '^[a-z0-9][a-z0-9._:/-]*$', maxLength: 128 } as const;
+const usdPer1M = {
+  type: ['number', 'null'],
+  minimum: 0,
+  errorMessage: 'must be a price in USD per 1M tokens (a number ≥ 0, at most 6 decimals) or null when unpriced',
+} as const;
+
+export const secretRefSchema = {
+  type: 'object',
+  oneOf: [
+    { required: ['env'], properties: { env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } } },
+    { required: ['file'], properties: { file: { type: 'string', minLength: 1 } } },
+  ],
+  additionalProperties: false,
+  properties: { env: {}, file: {} },
+  errorMessage:
+    'must reference a secret as {env: VAR_NAME} or {file: /path/to/secret}; literal keys are not allowed in the YAML',
+} as const;
+
+export const modelSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'model_id', 'name', 'vendor', 'provider', 'context_window', 'quality_score', 'latency_score',
+    'input_usd_per_1m', 'output_usd_per_1m', 'status',
+  ],
+  properties: {
+    model_id: id,
+    name: { type: 'string', minLength: 1 },
+    vendor: { type: 'string', minLength: 1 },
+    provider: id,
+    upstream_model: { type: 'string', minLength: 1 },
+    operations: {
+      type: 'array',
+      items: { enum: ['chat', 'embeddings', 'images', 'audio_transcription'] },
+      minItems: 1,
+      uniqueItems: true,
+    },
+    context_window: { type: 'integer', minimum: 0 },
+    max_output_tokens: { type: ['integer', 'null'], minimum: 0, default: null },
+    knowledge_cutoff: {
+      type: ['string', 'null'],
+      pattern: '^\\d{4}-\\d{2}(-\\d{2})?$',
+      default: null,
+      errorMessage: 'must be a date written YYYY-MM or YYYY-MM-DD (quote it in YAML), or null',
+    },
+    quality_score: { type: 'number', minimum: 0, maximum: 100 },
+    latency_score: { type: 'number', minimum: 0, maximum: 100 },
+    vision: { type: 'boolean', default: false },
+    tools: { type: 'boolean', default: false },
+    structured_output: { type: 'boolean', default: false },
+    embedding: { type: 'boolean', default: false },
+    embedding_dimension: { type: ['integer', 'null'], minimum: 1, default: null },
+    input_usd_per_1m: usdPer1M,
+    output_usd_per_1m: usdPer1M,
+    status: { enum: ['active', 'preview', 'deprecated', 'maintenance', 'retired'] },
+    replacement_id: { anyOf: [id, { type: 'null' }], default: null },
+    deprecation_date: { type: ['string', 'null'], format: 'date', default: null },
+    sunset_date: { type: ['string', 'null'], format: 'date', default: null },
+  },
+} as const;
+
+const authSchemaSchema = {
+  type: 'object',
+  required: ['type'],
+  oneOf: [
+    {
+      properties: {
+        type: { const: 'api_key' },
+        header: { type: 'string', pattern: '^[a-z0-9-]+$' },
+        prefix: { type: 'string' },
+      },
+      required: ['type', 'header'],
+      additionalProperties: false,
+    },
+    {
+      properties: {
+        type: { const: 'aws_sigv4' },
+        format: { const: 'access_key::secret::region[::session_token]' },
+        service: { type: 'string' },
+      },
+      required: ['type', 'format', 'service'],
+      additionalProperties: false,
+    },
+    { properties: { type: { const: 'none' } }, required: ['type'], additionalProperties: false },
+  ],
+} as const;
+
+export const providerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'display_name', 'api', 'auth_schemas', 'capabilities'],
+  properties: {
+    name: id,
+    display_name: { type: 'string' },
+    api: { enum: ['openai', 'anthropic', 'gemini', 'bedrock', 'azure', 'cohere'] },
+    base_url: { type: ['string', 'null'], pattern: '^https?://', default: null },
+    auth_schemas: { type: 'array', items: authSchemaSchema, minItems: 1 },
+    capabilities: {
+      type: 'array',
+      uniqueItems: true,
+      items: {
+        enum: ['chat', 'stream', 'tools', 'streaming_tools', 'vision', 'thinking', 'embeddings', 'images', 'audio'],
+      },
+    },
+    default_headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
+    passthrough_paths: { type: 'array', items: { type: 'string', pattern: '^/' }, default: [] },
+    openai_compat: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      default: null,
+      properties: {
+        stream_usage: { enum: ['opt_in', 'always'], default: 'opt_in' },
+        accepts_stream_options: { type: 'boolean', default: true },
+        reasoning_tokens_separate: { type: 'boolean', default: false },
+        tool_calls_incomplete: { type: 'boolean', default: false },
+      },
+    },
+    validation: {
+      type: ['object', 'null'],
+      default: null,
+      additionalProperties: false,
+      required: ['method', 'path'],
+      properties: {
+        method: { enum: ['GET', 'POST'] },
+        // Relative to base_url, or an absolute URL template when the check lives on another host.
+        path: { type: 'string', pattern: '^(/|https://)' },
+      },
+    },
+    docs_url: { type: ['string', 'null'], default: null },
+  },
+} as const;
+
+export const providersFileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['providers'],
+  properties: { providers: { type: 'array', items: providerSchema } },
+} as const;
+
+export const modelsFileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['models'],
+  properties: { models: { type: 'array', items: modelSchema } },
+} as const;
+
+const listener = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+  },
+} as const;
+
+export const mainConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    listeners: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        proxy: { ...listener, default: { host: '127.0.0.1', port: 4000 } },
+        ops: { ...listener, default: { host: '127.0.0.1', port: 4001 } },
+      },
+    },
+    catalog: { type: 'string', default: './catalog' },
+    ledger: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { dir: { type: 'string', default: './data' } },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['keys', 'none'], default: 'keys' },
+        default_org: { type: ['string', 'null'], default: null },
+      },
+    },
+    orgs: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id'],
+        properties: { id, name: { type: 'string', default: '' } },
+      },
+    },
+    keys: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'org', 'hash'],
+        properties: {
+          id,
+          org: id,
+          role: { enum: ['owner', 'admin', 'member'], default: 'member' },
+          hash: {
+            type: 'string',
+            pattern: '^sha256:[0-9a-f]{64}$',
+            errorMessage:
+              'must be "sha256:" followed by 64 lower-case hex digits (run `tollbooth hash-key` to make one); keys are never stored in clear',
+          },
+        },
+      },
+    },
+    credentials: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'provider', 'billing'],
+        properties: {
+          id,
+          provider: id,
+          billing: { enum: ['managed', 'byok'] },
+          secret: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+          base_url: { type: ['string', 'null'], pattern: '^https?://', default: null },
+          region: { type: ['string', 'null'], default: null },
+          api_version: { type: ['string', 'null'], default: null },
+          default: { type: 'boolean', default: false },
+        },
+      },
+    },
+    routes: {
+      type: 'object',
+      default: {},
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['deployments'],
+        properties: {
+          strategy: { enum: ['priority', 'weighted', 'least-latency'], default: 'priority' },
+          deployments: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['provider'],
+              properties: {
+                provider: id,
+                credential: { anyOf: [id, { type: 'null' }], default: null },
+                upstream_model: { type: ['string', 'null'], default: null },
+                weight: { type: 'number', exclusiveMinimum: 0, default: 1 },
+              },
+            },
+          },
+        },
+      },
+    },
+    models: { type: 'array', items: modelSchema, default: [] },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_body_bytes: { type: 'integer', minimum: 1024, default: 4 * 1024 * 1024 },
+        max_upload_bytes: { type: 'integer', minimum: 1024, default: 25 * 1024 * 1024 },
+      },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        connect_timeout_ms: { type: 'integer', minimum: 1, default: 5_000 },
+        headers_timeout_ms: { type: 'integer', minimum: 1, default: 120_000 },
+        body_timeout_ms: { type: 'integer', minimum: 1, default: 300_000 },
+        keep_alive_timeout_ms: { type: 'integer', minimum: 1, default: 30_000 },
+        connections: { type: 'integer', minimum: 1, default: 256 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+  },
+} as const;

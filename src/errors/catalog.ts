@@ -1,0 +1,77 @@
+/**
+ * The one catalog of gateway errors. Every failure the gateway reports has a stable `code`, an HTTP
+ * status and an OpenAI-style `type`; handlers throw `GatewayError`s built from here and one renderer
+ * (src/server/respond.ts) turns them into the envelope the route owes.
+ */
+export const ERROR_CATALOG = {
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  missing_api_key: { status: 401, type: 'authentication_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  org_mismatch: { status: 403, type: 'permission_error' },
+  forbidden: { status: 403, type: 'permission_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  model_retired: { status: 410, type: 'invalid_request_error' },
+  deprecation_chain_unresolvable: { status: 422, type: 'invalid_request_error' },
+  operation_not_supported: { status: 400, type: 'invalid_request_error' },
+  passthrough_path_not_allowed: { status: 404, type: 'invalid_request_error' },
+  provider_not_found: { status: 404, type: 'invalid_request_error' },
+  no_deployment_available: { status: 503, type: 'service_unavailable' },
+  credential_unavailable: { status: 503, type: 'service_unavailable' },
+  upstream_error: { status: 502, type: 'upstream_error' },
+  upstream_invalid_request: { status: 400, type: 'invalid_request_error' },
+  upstream_auth_failed: { status: 502, type: 'upstream_error' },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error' },
+  upstream_timeout: { status: 504, type: 'timeout_error' },
+  upstream_unreachable: { status: 502, type: 'upstream_error' },
+  upstream_bad_response: { status: 502, type: 'upstream_error' },
+  upstream_stream_truncated: { status: 502, type: 'upstream_error' },
+  internal_error: { status: 500, type: 'server_error' },
+} as const satisfies Record<string, { status: number; type: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface GatewayErrorOptions {
+  /** Override the catalog status (upstream errors keep the upstream's status). */
+  status?: number;
+  type?: string;
+  param?: string | null;
+  /** Safe to retry on another deployment (connection errors, 429, 5xx, overloaded). */
+  retryable?: boolean;
+  /** Response headers the client should see (e.g. Retry-After). */
+  headers?: Record<string, string>;
+  /** Extra fields rendered inside the error object (e.g. provider, upstream_status). */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** A failure with a stable code from ERROR_CATALOG. The message must never contain a secret. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly retryable: boolean;
+  readonly headers: Record<string, string>;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = options.status ?? ERROR_CATALOG[code].status;
+    this.type = options.type ?? ERROR_CATALOG[code].type;
+    this.param = options.param ?? null;
+    this.retryable = options.retryable ?? false;
+    this.headers = options.headers ?? {};
+    this.details = options.details ?? {};
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

@@ -1,0 +1,25 @@
+/** `tollbooth serve`: wiring only — start the gateway, drain on SIGTERM/SIGINT. */
+import { startGateway } from './gateway.ts';
+
+export async function serve(configFile: string): Promise<void> {
+  const gateway = await startGateway(configFile);
+  const log = gateway.services.log;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    gateway.close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

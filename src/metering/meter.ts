@@ -1,0 +1,103 @@
+/**
+ * Settles one exchange: usage → credits (exactly; see credits.ts) → one usage record → metrics.
+ * Called once per request that reached an upstream, whatever its end.
+ */
+import type { Operation } from '../catalog/types.ts';
+import type { Caller } from '../admission/caller-auth.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import type { Target } from '../routing/target.ts';
+import type { Logger } from '../util/log.ts';
+import { charge, formatCredits, PICO_PER_CREDIT } from './credits.ts';
+import type { ExchangeOutcome, UsageRecord, UsageRecorder } from './record.ts';
+import type { Usage } from './usage.ts';
+
+export interface Exchange {
+  requestId: string;
+  caller: Caller;
+  api: 'unified' | 'native';
+  operation: Operation;
+  stream: boolean;
+  requestedModel: string | null;
+  target: Target;
+  status: number;
+  outcome: ExchangeOutcome;
+  usage: Usage | null;
+  attempts: number;
+  /** performance.now() marks. */
+  startedAt: number;
+  firstByteAt: number | null;
+  endedAt: number;
+}
+
+export class Meter {
+  readonly #recorder: UsageRecorder;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+  readonly #unpricedLogged = new Set<string>();
+
+  constructor(recorder: UsageRecorder, metrics: Metrics, log: Logger) {
+    this.#recorder = recorder;
+    this.#metrics = metrics;
+    this.#log = log;
+  }
+
+  settle(x: Exchange): UsageRecord {
+    const { target, usage } = x;
+    const served = x.status >= 200 && x.status < 300;
+    const modelLabel = target.model?.model_id ?? 'unknown';
+    const result = charge({ usage, model: target.model, billing: target.credential.billing, operation: x.operation, served });
+    const record: UsageRecord = {
+      ts: new Date().toISOString(),
+      request_id: x.requestId,
+      org: x.caller.orgId,
+      key_id: x.caller.keyId,
+      api: x.api,
+      operation: x.operation,
+      stream: x.stream,
+      requested_model: x.requestedModel,
+      model: target.model?.model_id ?? null,
+      provider: target.provider.name,
+      upstream_model: target.upstreamModel,
+      credential: target.credential.id,
+      billing: target.credential.billing,
+      status: x.status,
+      outcome: x.outcome,
+      prompt_tokens: usage?.prompt_tokens ?? 0,
+      completion_tokens: usage?.completion_tokens ?? 0,
+      cached_tokens: usage?.cached_tokens ?? 0,
+      reasoning_tokens: usage?.reasoning_tokens ?? 0,
+      usage_source: usage?.source ?? 'none',
+      credits: formatCredits(result.pico),
+      unpriced: result.unpriced,
+      attempts: x.attempts,
+      duration_ms: round3(x.endedAt - x.startedAt),
+      ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),
+    };
+    this.#recorder.record(record);
+
+    const m = this.#metrics;
+    const genai = [x.operation, target.provider.name, modelLabel] as const;
+    if (usage) {
+      m.tokenUsage.labels(...genai, 'input').observe(usage.prompt_tokens);
+      m.tokenUsage.labels(...genai, 'output').observe(usage.completion_tokens);
+      if (usage.cached_tokens > 0) m.tokenUsage.labels(...genai, 'cached').observe(usage.cached_tokens);
+      if (usage.reasoning_tokens > 0) m.tokenUsage.labels(...genai, 'reasoning').observe(usage.reasoning_tokens);
+      if (usage.source === 'estimated') m.estimatedUsage.labels(target.provider.name, modelLabel).inc();
+    }
+    if (result.pico > 0n) {
+      m.credits.labels(x.caller.orgId, target.provider.name, modelLabel).inc(Number(result.pico) / Number(PICO_PER_CREDIT));
+    }
+    if (result.unpriced) {
+      m.unpriced.labels(target.provider.name, modelLabel).inc();
+      if (!this.#unpricedLogged.has(modelLabel)) {
+        this.#unpricedLogged.add(modelLabel);
+        this.#log.warn({ provider: target.provider.name, model: modelLabel }, 'model has no catalog price: metered at 0 credits');
+      }
+    }
+    return record;
+  }
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

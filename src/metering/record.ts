@@ -1,0 +1,43 @@
+/** One metered exchange: the line the usage log (and later the ledger) keeps per upstream call. */
+import type { Operation } from '../catalog/types.ts';
+
+export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
+
+export interface UsageRecord {
+  ts: string;
+  request_id: string;
+  org: string;
+  key_id: string | null;
+  api: 'unified' | 'native';
+  operation: Operation;
+  stream: boolean;
+  /** The model id the caller named (catalog id on the unified API, provider name on passthrough). */
+  requested_model: string | null;
+  /** The catalog model that served, after deprecation routing; null when the catalog lacks it. */
+  model: string | null;
+  provider: string;
+  upstream_model: string;
+  credential: string;
+  billing: 'managed' | 'byok';
+  status: number;
+  outcome: ExchangeOutcome;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  usage_source: 'reported' | 'estimated' | 'none';
+  /** Exact decimal credits (see metering/credits.ts). */
+  credits: string;
+  unpriced: boolean;
+  attempts: number;
+  duration_ms: number;
+  ttfb_ms: number | null;
+}
+
+/** Where metered exchanges go. The ledger implements this; so does the plain usage log. */
+export interface UsageRecorder {
+  record(entry: UsageRecord): void;
+  /** Flushes everything recorded so far to durable storage. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

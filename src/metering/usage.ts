@@ -1,0 +1,33 @@
+/** Token usage in one shape, whatever the provider called it. */
+
+export interface Usage {
+  /** All input tokens billed at the input price (cached ones included). */
+  prompt_tokens: number;
+  /** All output tokens billed at the output price (reasoning/thinking included). */
+  completion_tokens: number;
+  /** Input tokens served from the provider's prompt cache, as reported. */
+  cached_tokens: number;
+  /** Output tokens spent on reasoning, as reported. */
+  reasoning_tokens: number;
+  /** `reported` by the provider, or `estimated` by Tollbooth when none arrived (cut stream, abort). */
+  source: 'reported' | 'estimated';
+}
+
+export function reported(prompt: number, completion: number, cached = 0, reasoning = 0): Usage {
+  return { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, reasoning_tokens: reasoning, source: 'reported' };
+}
+
+/** A rough token count from characters (≈4 per token), used only when no usage was reported. */
+export function estimateTokens(chars: number): number {
+  return chars <= 0 ? 0 : Math.ceil(chars / 4);
+}
+
+export function estimated(promptChars: number, completionChars: number): Usage {
+  return {
+    prompt_tokens: estimateTokens(promptChars),
+    completion_tokens: estimateTokens(completionChars),
+    cached_tokens: 0,
+    reasoning_tokens: 0,
+    source: 'estimated',
+  };
+}

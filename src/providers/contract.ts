@@ -1,0 +1,67 @@
+/**
+ * The adapter contract. An adapter is created per request for one target and only translates: it
+ * builds the upstream request from the unified one, turns a response or stream back into the
+ * unified shape plus usage, and maps upstream errors. It does no I/O: transport, signing, retries,
+ * metering and metrics live outside it.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Operation } from '../catalog/types.ts';
+import type { GatewayError } from '../errors/catalog.ts';
+import type { Usage } from '../metering/usage.ts';
+import type { Target } from '../routing/target.ts';
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST';
+  /** Path (and query) appended to the target's base URL. */
+  path: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | null;
+}
+
+export interface TranslatedResponse {
+  /** What the client receives (unified shape). */
+  body: string | Uint8Array;
+  usage: Usage | null;
+}
+
+/** Why a stream ended: cleanly, with an upstream error event, or cut before its end. */
+export type StreamOutcome = 'complete' | 'error' | 'truncated';
+
+export interface StreamTranslator {
+  /** Feeds upstream bytes; returns what to send the client now ('' when nothing). */
+  push(chunk: Uint8Array): string;
+  /** The upstream body ended; returns the last client bytes (an explicit error event when cut). */
+  finish(): string;
+  /** Latest usage reported so far (cumulative counts: the last value wins). */
+  readonly usage: Usage | null;
+  readonly outcome: StreamOutcome | null;
+  /** Characters of generated text seen, for estimating usage when none is reported. */
+  readonly generatedChars: number;
+}
+
+/** What a native (passthrough) request is, read from its path and body. */
+export interface NativeRequestInfo {
+  operation: Operation;
+  /** The provider's model name, when the request names one. */
+  upstreamModel: string | null;
+  stream: boolean;
+}
+
+/** Reads usage from a native response without changing a byte of it. */
+export interface UsageTap {
+  push(chunk: Uint8Array): void;
+  finish(): { usage: Usage | null; outcome: StreamOutcome; generatedChars: number };
+}
+
+export interface ProviderAdapter {
+  /** For audio_transcription only method, path and headers are used: the multipart body is relayed as is. */
+  request(operation: Operation, body: Record<string, unknown>): UpstreamRequest;
+  response(operation: Operation, raw: Uint8Array): TranslatedResponse;
+  stream(operation: Operation): StreamTranslator;
+  error(status: number, headers: IncomingHttpHeaders, raw: Uint8Array): GatewayError;
+  /** Native passthrough: what the request is, and a tap on its response. */
+  describeNative(path: string, body: unknown): NativeRequestInfo;
+  tap(info: NativeRequestInfo, contentType: string): UsageTap;
+}
+
+export type AdapterFactory = (target: Target) => ProviderAdapter;

@@ -1,0 +1,91 @@
+/**
+ * The one adapter for OpenAI and every OpenAI-compatible vendor (Groq, DeepSeek, xAI, Mistral,
+ * Cerebras, Together, Fireworks, Perplexity, OpenRouter, vLLM). What differs between them is data:
+ * the provider record's base_url and openai_compat switches.
+ */
+import type { Operation } from '../../catalog/types.ts';
+import { GatewayError } from '../../errors/catalog.ts';
+import type { Target } from '../../routing/target.ts';
+import { jsonBodyTap } from '../body-tap.ts';
+import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
+import { upstreamError } from '../upstream-error.ts';
+import { OpenAIStream, openAIStreamTap } from './stream.ts';
+import { completeToolCalls } from './tool-calls.ts';
+import { usageField, usageFromOpenAI } from './usage.ts';
+
+const PATHS: Record<Operation, string> = {
+  chat: '/chat/completions',
+  embeddings: '/embeddings',
+  images: '/images/generations',
+  audio_transcription: '/audio/transcriptions',
+};
+
+export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
+  const compat = target.provider.openai_compat;
+  let hideUsageChunk = false;
+
+  return {
+    request(operation, body): UpstreamRequest {
+      const upstream: Record<string, unknown> = { ...body, model: target.upstreamModel };
+      const stream = operation === 'chat' && body.stream === true;
+      if (stream && compat) {
+        const asked = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+        if (!compat.accepts_stream_options) delete upstream.stream_options;
+        else if (!asked && compat.stream_usage === 'opt_in') {
+          // Usage is how we meter: ask for it, and hide the extra chunk from a caller who did not.
+          upstream.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+          hideUsageChunk = true;
+        }
+      }
+      return {
+        method: 'POST',
+        path: PATHS[operation],
+        headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
+        body: JSON.stringify(upstream),
+      };
+    },
+
+    response(operation, raw) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(raw).toString('utf8'));
+      } catch {
+        throw new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not JSON.`, {
+          details: { provider: target.provider.name },
+          retryable: true,
+        });
+      }
+      if (typeof parsed !== 'object' || parsed === null) return { body: raw, usage: null };
+      const body = parsed as Record<string, unknown>;
+      const usage = usageFromOpenAI(usageField(body), compat, operation === 'embeddings');
+      if (compat?.tool_calls_incomplete && completeToolCalls(body, { nextIndex: 0 })) return { body: JSON.stringify(body), usage };
+      // The vendor already speaks the unified shape: its bytes go to the client unchanged.
+      return { body: raw, usage };
+    },
+
+    stream: () => new OpenAIStream({ compat, hideUsageChunk, emit: true }),
+
+    error: (status, headers, raw) => upstreamError(target, status, headers, raw),
+
+    describeNative(path, body): NativeRequestInfo {
+      const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      return {
+        operation: operationOf(path),
+        upstreamModel: typeof b.model === 'string' ? b.model : null,
+        stream: b.stream === true,
+      };
+    },
+
+    tap(info, contentType) {
+      if (contentType.includes('text/event-stream')) return openAIStreamTap(compat);
+      return jsonBodyTap((body) => usageFromOpenAI(usageField(body), compat, info.operation === 'embeddings'));
+    },
+  };
+}
+
+function operationOf(path: string): Operation {
+  if (path.includes('/embeddings')) return 'embeddings';
+  if (path.includes('/images/')) return 'images';
+  if (path.includes('/audio/')) return 'audio_transcription';
+  return 'chat';
+}

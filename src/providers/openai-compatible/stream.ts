@@ -1,0 +1,117 @@
+/**
+ * OpenAI-compatible SSE: forwarded event by event, with usage read on the way. Only chunks that
+ * carry a usage object are parsed; the rest are scanned, not decoded.
+ */
+import type { OpenAICompat } from '../../catalog/types.ts';
+import type { Usage } from '../../metering/usage.ts';
+import type { StreamOutcome, StreamTranslator, UsageTap } from '../contract.ts';
+import { createSseReader, hasObjectField, sseErrorEvent, sseEvent, stringFieldChars } from '../sse.ts';
+import { completeToolCalls } from './tool-calls.ts';
+import { usageField, usageFromOpenAI } from './usage.ts';
+
+const GENERATED_FIELDS = ['"content"', '"reasoning_content"', '"reasoning"', '"arguments"', '"delta"'];
+const FINISHED = /"finish_reason"\s*:\s*"|"type"\s*:\s*"response\.completed"/;
+
+export interface OpenAIStreamOptions {
+  compat: OpenAICompat | null;
+  /** Drop the usage-only chunk (`choices: []`) that Tollbooth asked for on the caller's behalf. */
+  hideUsageChunk: boolean;
+  /** Build client output (unified API) or only watch (passthrough tap). */
+  emit: boolean;
+}
+
+export class OpenAIStream implements StreamTranslator {
+  usage: Usage | null = null;
+  outcome: StreamOutcome | null = null;
+  generatedChars = 0;
+  readonly #options: OpenAIStreamOptions;
+  readonly #reader;
+  #out = '';
+  #sawDone = false;
+  #sawFinish = false;
+  readonly #toolCalls = { nextIndex: 0 };
+
+  constructor(options: OpenAIStreamOptions) {
+    this.#options = options;
+    this.#reader = createSseReader(
+      (e) => this.#onEvent(e.data, e.event),
+      // Keep-alive comments (OpenRouter's ": OPENROUTER PROCESSING") keep the client's connection alive too.
+      (comment) => {
+        if (this.#options.emit) this.#out += `:${comment}\n\n`;
+      },
+    );
+  }
+
+  push(chunk: Uint8Array): string {
+    this.#reader.push(chunk);
+    const out = this.#out;
+    this.#out = '';
+    return out;
+  }
+
+  finish(): string {
+    this.#reader.end();
+    if (this.outcome === null) {
+      if (this.#sawDone || this.#sawFinish) {
+        this.outcome = 'complete';
+        if (!this.#sawDone && this.#options.emit) this.#out += 'data: [DONE]\n\n';
+      } else {
+        this.outcome = 'truncated';
+        if (this.#options.emit) {
+          this.#out += sseErrorEvent('upstream_stream_truncated', 'The upstream stream ended before the response was complete.');
+        }
+      }
+    }
+    const out = this.#out;
+    this.#out = '';
+    return out;
+  }
+
+  #onEvent(data: string, event: string | undefined): void {
+    if (data === '[DONE]') {
+      this.#sawDone = true;
+      if (this.#options.emit) this.#out += 'data: [DONE]\n\n';
+      return;
+    }
+    // Errors inside a 200 stream: `event: error` (Groq) or a chunk with an error object (OpenAI,
+    // OpenRouter, whose error chunk may be the only one with usage).
+    const failed = event === 'error' || hasObjectField(data, '"error"') || data.includes('"type":"response.failed"');
+    if (failed) this.outcome = 'error';
+    else {
+      for (const field of GENERATED_FIELDS) this.generatedChars += stringFieldChars(data, field);
+      if (!this.#sawFinish && FINISHED.test(data)) this.#sawFinish = true;
+    }
+
+    let out = data;
+    const fixTools = this.#options.emit && this.#options.compat?.tool_calls_incomplete === true && data.includes('"tool_calls"');
+    if (fixTools || hasObjectField(data, '"usage"')) {
+      const chunk = safeParse(data);
+      const usage = chunk ? usageFromOpenAI(usageField(chunk), this.#options.compat) : null;
+      if (usage) this.usage = usage;
+      if (this.#options.hideUsageChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return;
+      if (fixTools && chunk && completeToolCalls(chunk, this.#toolCalls)) out = JSON.stringify(chunk);
+    }
+    if (this.#options.emit) this.#out += sseEvent(out, failed ? event : undefined);
+  }
+}
+
+/** Passthrough: the same reader, producing nothing. */
+export function openAIStreamTap(compat: OpenAICompat | null): UsageTap {
+  const stream = new OpenAIStream({ compat, hideUsageChunk: false, emit: false });
+  return {
+    push: (chunk) => void stream.push(chunk),
+    finish: () => {
+      stream.finish();
+      return { usage: stream.usage, outcome: stream.outcome ?? 'truncated', generatedChars: stream.generatedChars };
+    },
+  };
+}
+
+function safeParse(data: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(data);
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

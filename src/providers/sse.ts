@@ -1,0 +1,70 @@
+/** Server-sent events: reading upstream streams and writing client ones, shared by every adapter. */
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export interface SseReader {
+  push(chunk: Uint8Array): void;
+  /** Flushes a last event that had no blank line after it. */
+  end(): void;
+}
+
+export function createSseReader(onEvent: (event: EventSourceMessage) => void, onComment?: (comment: string) => void): SseReader {
+  const decoder = new TextDecoder();
+  const parser = createParser({ onEvent, onComment });
+  return {
+    push: (chunk) => parser.feed(decoder.decode(chunk, { stream: true })),
+    end: () => {
+      const rest = decoder.decode();
+      if (rest) parser.feed(rest);
+      parser.feed('\n\n');
+    },
+  };
+}
+
+export function sseEvent(data: string, event?: string): string {
+  return event ? `event: ${event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+}
+
+/**
+ * The explicit error event a unified stream ends with when the upstream failed or was cut: the
+ * OpenAI SDKs raise it as an APIError instead of reporting a clean end.
+ */
+export function sseErrorEvent(code: string, message: string, details: Record<string, unknown> = {}): string {
+  return sseEvent(JSON.stringify({ error: { message, type: 'upstream_error', code, ...details } }), 'error');
+}
+
+/** True when `json` has `field` (quoted, e.g. '"usage"') holding an object — a cheap test before parsing. */
+export function hasObjectField(json: string, field: string): boolean {
+  let at = json.indexOf(field);
+  while (at !== -1) {
+    let i = at + field.length;
+    while (json.charCodeAt(i) === 32) i++;
+    if (json[i] === ':') {
+      i++;
+      while (json.charCodeAt(i) === 32) i++;
+      if (json[i] === '{') return true;
+    }
+    at = json.indexOf(field, at + field.length);
+  }
+  return false;
+}
+
+/** Total length of the string values of `field` ('"content"') in `json`, without parsing it. */
+export function stringFieldChars(json: string, field: string): number {
+  let total = 0;
+  let at = json.indexOf(field);
+  while (at !== -1) {
+    let i = at + field.length;
+    while (json.charCodeAt(i) === 32) i++;
+    if (json[i] === ':') {
+      i++;
+      while (json.charCodeAt(i) === 32) i++;
+      if (json[i] === '"') {
+        const start = ++i;
+        while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
+        total += i - start;
+      }
+    }
+    at = json.indexOf(field, i);
+  }
+  return total;
+}

@@ -1,0 +1,28 @@
+/** One concrete way to serve a request: provider, upstream model name, credential, endpoint. */
+import type { ModelRecord, ProviderRecord } from '../catalog/types.ts';
+import type { Credential } from '../credentials/store.ts';
+
+export interface Target {
+  provider: ProviderRecord;
+  /** The catalog model served; null on a passthrough call naming a model the catalog lacks. */
+  model: ModelRecord | null;
+  upstreamModel: string;
+  credential: Credential;
+  /** Effective base URL (credential override or catalog default, region filled), no trailing slash. */
+  baseUrl: string;
+}
+
+/** The base URL a credential reaches its provider at, or why it has none. */
+export function baseUrlFor(provider: ProviderRecord, credential: Credential): { url: string } | { missing: string } {
+  const template = credential.baseUrl ?? provider.base_url;
+  if (template === null) return { missing: `credential '${credential.id}' sets no base_url` };
+  if (template.includes('{region}')) {
+    if (credential.region === null) return { missing: `credential '${credential.id}' sets no region` };
+    return { url: trimSlash(template.replaceAll('{region}', credential.region)) };
+  }
+  return { url: trimSlash(template) };
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}

@@ -1,0 +1,97 @@
+/**
+ * POST /v1/audio/transcriptions: the multipart upload is relayed without being held in memory
+ * (see multipart-relay.ts). An upload can be sent once, so there is a single attempt.
+ */
+import { join } from 'node:path';
+import { applyCredential } from '../credentials/backend-auth.ts';
+import { GatewayError } from '../errors/catalog.ts';
+import type { ExchangeOutcome } from '../metering/record.ts';
+import type { Usage } from '../metering/usage.ts';
+import { createAdapter } from '../providers/registry.ts';
+import { planTargets } from '../routing/plan.ts';
+import { transportError, type OutboundRequest } from '../upstream/transport.ts';
+import { abortOnClientClose, readAll } from './client-stream.ts';
+import { modelHeaders } from './deprecation-headers.ts';
+import { readMultipart } from './multipart-relay.ts';
+import { sendJson } from './respond.ts';
+import type { Handler } from './services.ts';
+
+export const audioTranscription: Handler = async (ctx, req, res) => {
+  const { runtime, services } = ctx;
+  const caller = runtime.auth.authenticate(req.headers);
+  if (!String(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) {
+    throw new GatewayError('unsupported_media_type', 'Audio transcription takes a multipart/form-data upload.');
+  }
+  const limits = runtime.config.limits;
+  if (Number(req.headers['content-length']) > limits.max_upload_bytes) {
+    throw new GatewayError('body_too_large', `The upload is larger than the limit of ${limits.max_upload_bytes} bytes.`, {
+      headers: { connection: 'close' },
+    });
+  }
+  const upload = await readMultipart(req, { maxUploadBytes: limits.max_upload_bytes, spoolDir: join(runtime.config.ledger.dir, 'spool') });
+  try {
+    const resolution = runtime.catalog.resolve(upload.model);
+    const model = resolution.model;
+    ctx.labels.model = model.model_id;
+    if (!model.operations.includes('audio_transcription')) {
+      throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not transcribe audio.`, { param: 'model' });
+    }
+    const target = planTargets(runtime.routing, model)[0]!;
+    ctx.labels.provider = target.provider.name;
+    const adapter = createAdapter(target);
+    const up = adapter.request('audio_transcription', { model: upload.model });
+    const outbound: OutboundRequest = {
+      method: 'POST',
+      url: target.baseUrl + up.path,
+      headers: { ...target.provider.default_headers, 'content-type': upload.contentType, accept: 'application/json' },
+      body: upload.body(target.upstreamModel) as unknown as NodeJS.ReadableStream,
+    };
+    const abort = abortOnClientClose(res);
+    const settle = (status: number, outcome: ExchangeOutcome, usage: Usage | null, firstByteAt: number | null) =>
+      services.meter.settle({
+        requestId: ctx.id,
+        caller,
+        api: 'unified',
+        operation: 'audio_transcription',
+        stream: false,
+        requestedModel: upload.model,
+        target,
+        status,
+        outcome,
+        usage,
+        attempts: 1,
+        startedAt: ctx.startedAt,
+        firstByteAt,
+        endedAt: performance.now(),
+      });
+
+    let response;
+    try {
+      await applyCredential(target, outbound);
+      response = await services.upstream.send(outbound, abort.signal);
+    } catch (err) {
+      const error = transportError(err, target.baseUrl);
+      settle(error.status, abort.signal.aborted ? 'aborted' : 'upstream_error', null, null);
+      throw error;
+    }
+    const firstByteAt = performance.now();
+    const raw = await readAll(response.body);
+    if (response.statusCode >= 400) {
+      settle(response.statusCode, 'upstream_error', null, firstByteAt);
+      throw adapter.error(response.statusCode, response.headers, raw);
+    }
+    const contentType = String(response.headers['content-type'] ?? 'application/json');
+    // response_format text/srt/vtt answers in plain text: passed on as is, with no usage to read.
+    const usage = contentType.includes('json') ? adapter.response('audio_transcription', raw).usage : null;
+    sendJson(res, 200, raw, {
+      'content-type': contentType,
+      'x-request-id': ctx.id,
+      'x-tollbooth-provider': target.provider.name,
+      'x-tollbooth-attempts': '1',
+      ...modelHeaders(resolution),
+    });
+    settle(200, 'ok', usage, firstByteAt);
+  } finally {
+    await upload.cleanup();
+  }
+};

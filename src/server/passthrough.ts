@@ -1,0 +1,200 @@
+/**
+ * Native passthrough: /<provider>/<path> goes to the provider's own API with the body untouched;
+ * only the credential is swapped, and the response is tapped for usage on its way back.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { CALLER_KEY_HEADERS } from '../admission/caller-auth.ts';
+import type { ProviderRecord } from '../catalog/types.ts';
+import { applyCredential } from '../credentials/backend-auth.ts';
+import { GatewayError } from '../errors/catalog.ts';
+import type { ExchangeOutcome } from '../metering/record.ts';
+import { estimated } from '../metering/usage.ts';
+import { createAdapter } from '../providers/registry.ts';
+import { baseUrlFor, type Target } from '../routing/target.ts';
+import { transportError, type OutboundRequest } from '../upstream/transport.ts';
+import { readBody } from './body.ts';
+import { abortOnClientClose, readAll, writeWithBackpressure } from './client-stream.ts';
+import { openAIErrorBody, sendJson } from './respond.ts';
+import type { RequestContext } from './services.ts';
+
+/** Never forwarded: hop-by-hop headers, the caller's own credentials, and what undici sets itself. */
+const DROP_REQUEST_HEADERS = new Set<string>([
+  ...CALLER_KEY_HEADERS,
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'content-length',
+  'cookie',
+  'x-organization-id',
+  // Identity encoding upstream, so the usage tap can read the body; loopback gains nothing from gzip.
+  'accept-encoding',
+]);
+const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'alt-svc']);
+
+export async function passthrough(ctx: RequestContext, provider: ProviderRecord, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { runtime, services } = ctx;
+  ctx.labels.provider = provider.name;
+  const query = new URLSearchParams(ctx.query);
+  // Gemini SDKs may send the key as ?key=; it is accepted as the caller's key and never forwarded.
+  const queryKey = provider.api === 'gemini' ? query.get('key') : null;
+  query.delete('key');
+  const caller = runtime.auth.authenticate(req.headers, queryKey);
+
+  const credential = runtime.credentials.defaultFor(provider.name);
+  if (!credential || credential.unavailable !== null) {
+    throw new GatewayError('credential_unavailable', `No usable credential for provider '${provider.name}' (${credential?.unavailable ?? 'none configured'}).`);
+  }
+  const base = baseUrlFor(provider, credential);
+  if ('missing' in base) throw new GatewayError('credential_unavailable', `Provider '${provider.name}': ${base.missing}.`);
+  checkPath(provider, base.url, rest);
+
+  const multipart = (req.headers['content-type'] ?? '').startsWith('multipart/');
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const limits = runtime.config.limits;
+  // JSON bodies are read (bounded) to learn the model for metering; uploads stream straight through.
+  const raw = hasBody && !multipart ? await readBody(req, limits.max_body_bytes) : null;
+  const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: '' };
+  const adapter = createAdapter(target);
+  const info = adapter.describeNative(rest, raw ? safeJson(raw) : null);
+  target.upstreamModel = info.upstreamModel ?? 'unknown';
+  target.model = info.upstreamModel ? (runtime.catalog.modelForUpstream(provider.name, info.upstreamModel) ?? null) : null;
+  ctx.labels.operation = info.operation;
+  ctx.labels.model = target.model?.model_id ?? 'unknown';
+
+  const search = query.toString();
+  const outbound: OutboundRequest = {
+    method: req.method as OutboundRequest['method'],
+    url: originOf(base.url) + rest + (search ? `?${search}` : ''),
+    headers: forwardedHeaders(req.headers, provider),
+    body: raw ?? (hasBody ? req : null),
+  };
+  const abort = abortOnClientClose(res);
+  const settle = (status: number, outcome: ExchangeOutcome, usage: ReturnType<typeof estimated> | null, firstByteAt: number | null) =>
+    services.meter.settle({
+      requestId: ctx.id,
+      caller,
+      api: 'native',
+      operation: info.operation,
+      stream: info.stream,
+      requestedModel: info.upstreamModel,
+      target,
+      status,
+      outcome,
+      usage,
+      attempts: 1,
+      startedAt: ctx.startedAt,
+      firstByteAt,
+      endedAt: performance.now(),
+    });
+
+  let response;
+  try {
+    await applyCredential(target, outbound);
+    services.metrics.overhead.labels('native').observe((performance.now() - ctx.startedAt) / 1000);
+    response = await services.upstream.send(outbound, abort.signal);
+  } catch (err) {
+    const error = transportError(err, originOf(base.url));
+    settle(abort.signal.aborted ? 499 : error.status, abort.signal.aborted ? 'aborted' : 'upstream_error', null, null);
+    throw error;
+  }
+  const firstByteAt = performance.now();
+  const status = response.statusCode;
+
+  if (status === 401 || status === 403) {
+    // The gateway's credential was refused; the provider's text may quote part of it.
+    const error = adapter.error(status, response.headers, await readAll(response.body).catch(() => Buffer.alloc(0)));
+    settle(status, 'upstream_error', null, firstByteAt);
+    sendJson(res, error.status, openAIErrorBody(error), { 'x-request-id': ctx.id });
+    return;
+  }
+
+  res.writeHead(status, responseHeaders(response.headers, ctx.id));
+  const contentType = String(response.headers['content-type'] ?? '');
+  const tap = adapter.tap(info, contentType);
+  let clientLeft = false;
+  let cut = false;
+  try {
+    for await (const chunk of response.body) {
+      tap.push(chunk);
+      if (!(await writeWithBackpressure(res, chunk))) {
+        clientLeft = true;
+        break;
+      }
+    }
+  } catch {
+    clientLeft = abort.signal.aborted;
+    cut = !clientLeft;
+  }
+  if (clientLeft || cut) {
+    response.body.destroy();
+    // Never let a cut body look like a clean end: drop the connection instead of ending the response.
+    res.destroy();
+  } else {
+    res.end();
+  }
+  const tapped = tap.finish();
+  const outcome: ExchangeOutcome =
+    status >= 400 ? 'upstream_error' : clientLeft ? 'aborted' : cut || tapped.outcome === 'truncated' ? 'truncated' : tapped.outcome === 'error' ? 'stream_error' : 'ok';
+  const usage = status >= 400 ? null : (tapped.usage ?? estimated(raw?.length ?? 0, tapped.generatedChars));
+  settle(status, outcome, usage, firstByteAt);
+}
+
+/** The path must stay under the base URL's path and within the provider's passthrough list. */
+function checkPath(provider: ProviderRecord, baseUrl: string, rest: string): void {
+  const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
+  const below = rest.startsWith(`${basePath}/`) ? rest.slice(basePath.length) : null;
+  const allowed =
+    below !== null &&
+    !below.split('/').some((segment) => isDotSegment(segment)) &&
+    provider.passthrough_paths.some((p) => below === p || below.startsWith(`${p}/`) || below.startsWith(`${p}:`));
+  if (!allowed) {
+    throw new GatewayError(
+      'passthrough_path_not_allowed',
+      `The path '${rest}' is not forwarded to ${provider.display_name}. Allowed below ${basePath || '/'}: ${provider.passthrough_paths.join(', ')}.`,
+    );
+  }
+}
+
+function isDotSegment(segment: string): boolean {
+  try {
+    const decoded = decodeURIComponent(segment);
+    return decoded === '.' || decoded === '..';
+  } catch {
+    return true;
+  }
+}
+
+function forwardedHeaders(incoming: IncomingHttpHeaders, provider: ProviderRecord): Record<string, string> {
+  const out: Record<string, string> = { ...provider.default_headers };
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || DROP_REQUEST_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function responseHeaders(upstream: IncomingHttpHeaders, requestId: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value !== undefined && !DROP_RESPONSE_HEADERS.has(name)) out[name] = value;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+function safeJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The proxy listener: the unified API under /v1, native passthrough under /<provider>/. Every
+ * request gets an id (echoed as x-request-id), a runtime snapshot, one error renderer and one
+ * line in the request metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { GatewayError } from '../errors/catalog.ts';
+import { statusClass } from '../metrics/registry.ts';
+import { getModel, listModels } from './models.ts';
+import { passthrough } from './passthrough.ts';
+import { sendError, toGatewayError } from './respond.ts';
+import type { Handler, RequestContext, Services } from './services.ts';
+import { unifiedHandler } from './unified.ts';
+import { audioTranscription } from './audio.ts';
+
+const ROUTES: Record<string, { operation: string; handler: Handler }> = {
+  'POST /v1/chat/completions': { operation: 'chat', handler: unifiedHandler('chat') },
+  'POST /v1/embeddings': { operation: 'embeddings', handler: unifiedHandler('embeddings') },
+  'POST /v1/images/generations': { operation: 'images', handler: unifiedHandler('images') },
+  'POST /v1/audio/transcriptions': { operation: 'audio_transcription', handler: audioTranscription },
+  'GET /v1/models': { operation: 'models', handler: listModels },
+};
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createProxyServer(services: Services): Server {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    void handle(services, req, res);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  return server;
+}
+
+async function handle(services: Services, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const incomingId = req.headers['x-request-id'];
+  const ctx: RequestContext = {
+    id: typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    runtime: services.runtime.current,
+    services,
+    startedAt: performance.now(),
+    path: q === -1 ? url : url.slice(0, q),
+    query: q === -1 ? '' : url.slice(q + 1),
+    labels: { api: 'other', operation: 'none', provider: 'none', model: 'none' },
+  };
+  // 'close' fires for every response, finished or cut; a cut one counts as 499 (client closed).
+  res.on('close', () => countRequest(ctx, res.writableFinished ? res.statusCode : 499));
+  try {
+    await dispatch(ctx, req, res);
+  } catch (err) {
+    const error = toGatewayError(err, services.log);
+    if (error.status >= 500) services.log.warn({ request_id: ctx.id, code: error.code, status: error.status }, error.message);
+    sendError(res, error, { 'x-request-id': ctx.id });
+    // A body we refused to read is left unread: do not keep the connection.
+    if (!req.complete) req.resume();
+  }
+}
+
+async function dispatch(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const route = ROUTES[`${req.method} ${ctx.path}`];
+  if (route) {
+    ctx.labels.api = 'unified';
+    ctx.labels.operation = route.operation;
+    return route.handler(ctx, req, res);
+  }
+  if (req.method === 'GET' && ctx.path.startsWith('/v1/models/')) {
+    ctx.labels.api = 'unified';
+    return getModel(ctx, req, res);
+  }
+  const slash = ctx.path.indexOf('/', 1);
+  const providerName = ctx.path.slice(1, slash === -1 ? undefined : slash);
+  const provider = ctx.runtime.catalog.provider(providerName);
+  if (provider && slash !== -1) {
+    ctx.labels.api = 'native';
+    return passthrough(ctx, provider, ctx.path.slice(slash), req, res);
+  }
+  if (ctx.path.startsWith('/v1/') && Object.keys(ROUTES).some((r) => r.endsWith(` ${ctx.path}`))) {
+    throw new GatewayError('method_not_allowed', `${req.method} is not allowed on ${ctx.path}.`);
+  }
+  throw new GatewayError('not_found', `No route for ${req.method} ${ctx.path}. The unified API lives under /v1, native APIs under /<provider>/.`);
+}
+
+function countRequest(ctx: RequestContext, status: number): void {
+  const { api, operation, provider, model } = ctx.labels;
+  ctx.services.metrics.requests.labels(api, operation, provider, model, statusClass(status)).inc();
+}

@@ -1,0 +1,30 @@
+/** What every handler may use: the live runtime snapshot and the long-lived services. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RuntimeHolder, Runtime } from '../config/runtime.ts';
+import type { Meter } from '../metering/meter.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import type { Upstream } from '../upstream/transport.ts';
+import type { Logger } from '../util/log.ts';
+
+export interface Services {
+  runtime: RuntimeHolder;
+  upstream: Upstream;
+  meter: Meter;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Per request: its id, the runtime snapshot it started under, and when it started. */
+export interface RequestContext {
+  id: string;
+  runtime: Runtime;
+  services: Services;
+  startedAt: number;
+  /** Path without the query string. */
+  path: string;
+  query: string;
+  /** Metric labels, filled in by the handler as it learns them (catalog values only). */
+  labels: { api: 'unified' | 'native' | 'other'; operation: string; provider: string; model: string };
+}
+
+export type Handler = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;

@@ -1,0 +1,75 @@
+/**
+ * The upstream HTTP client: one undici Agent (a keep-alive pool per origin) with the configured
+ * timeouts. Transport failures become catalog errors marked retryable; nothing here knows about
+ * providers.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import type { UpstreamConfig } from '../config/types.ts';
+import { GatewayError } from '../errors/catalog.ts';
+
+export interface OutboundRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
+  /** Absolute URL. */
+  url: string;
+  headers: Record<string, string>;
+  body: string | Uint8Array | NodeJS.ReadableStream | null;
+}
+
+export class Upstream {
+  readonly #agent: Agent;
+
+  constructor(config: UpstreamConfig) {
+    this.#agent = new Agent({
+      connections: config.connections,
+      keepAliveTimeout: config.keep_alive_timeout_ms,
+      headersTimeout: config.headers_timeout_ms,
+      bodyTimeout: config.body_timeout_ms,
+      connect: { timeout: config.connect_timeout_ms },
+    });
+  }
+
+  async send(req: OutboundRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const { origin, path } = splitUrl(req.url);
+    try {
+      return await this.#agent.request({
+        origin,
+        path,
+        method: req.method,
+        headers: req.headers,
+        body: req.body as Dispatcher.DispatchOptions['body'],
+        signal,
+      });
+    } catch (err) {
+      throw transportError(err, origin);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close();
+  }
+}
+
+/** Splits an absolute URL without a URL object (this runs on every request). */
+export function splitUrl(url: string): { origin: string; path: string } {
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  return slash === -1 ? { origin: url, path: '/' } : { origin: url.slice(0, slash), path: url.slice(slash) };
+}
+
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** Maps an undici/socket failure to a catalog error (never echoing URLs with secrets: origins only). */
+export function transportError(err: unknown, origin: string): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const name = (err as { name?: string }).name ?? '';
+  if (name === 'AbortError' || code === 'UND_ERR_ABORTED') {
+    return new GatewayError('upstream_unreachable', 'The request was aborted.', { cause: err, details: { aborted: true } });
+  }
+  if (TIMEOUTS.has(code)) {
+    return new GatewayError('upstream_timeout', `The upstream at ${origin} timed out (${code}).`, { cause: err, retryable: true });
+  }
+  return new GatewayError('upstream_unreachable', `The upstream at ${origin} could not be reached (${code || name || 'error'}).`, {
+    cause: err,
+    retryable: true,
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Starts the real gateway (the same startGateway `tollbooth serve` uses) on 127.0.0.1:0 with a
+ * config written to a temp dir: the real catalog, every provider's credential pointing at a fake
+ * upstream, and a few caller keys.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { stringify } from 'yaml';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { UsageRecord } from '../../src/metering/record.ts';
+import type { Catalog } from '../../src/catalog/catalog.ts';
+import type { FakeUpstream } from './fake-upstream.ts';
+import { CATALOG_DIR, loadTestCatalog } from './catalog.ts';
+
+
+/** Caller keys (Tollbooth keys) the test config knows, by name. */
+export const CALLER_KEYS = {
+  member: 'tb-test-member-key',
+  owner: 'tb-test-owner-key',
+  otherOrg: 'tb-test-globex-key',
+} as const;
+
+/** What the fake upstream must see: the provider key Tollbooth injects, per provider. */
+export function providerKey(provider: string): string {
+  return `upstream-key-for-${provider}`;
+}
+
+const sha = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  opsUrl: string;
+  dir: string;
+  /** The official openai SDK pointed at the sidecar's unified API. */
+  openai(key?: string, options?: Partial<ConstructorParameters<typeof OpenAI>[0]>): OpenAI;
+  /** Usage records written so far (flushed first). */
+  usage(): Promise<UsageRecord[]>;
+  metrics(): Promise<string>;
+  /** The catalog the gateway is running with (config-declared models included). */
+  catalog(): Catalog;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  upstream: FakeUpstream;
+  /** Top-level config fields to override (merged shallowly). */
+  config?: Record<string, unknown>;
+  /** Credential fields to override, by provider. */
+  credentials?: Record<string, Record<string, unknown>>;
+  env?: Record<string, string>;
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollbooth-test-'));
+  const providers = [...loadCatalogProviders()];
+  const env: Record<string, string> = { ...options.env };
+  const credentials = providers.map(([name, baseUrl]) => {
+    const envName = `TB_TEST_${name.replace(/[^a-z0-9]/gi, '_').toUpperCase()}_KEY`;
+    env[envName] = providerKey(name);
+    const path = baseUrl === null ? '/v1' : new URL(baseUrl.replace('{region}', 'us-east-1')).pathname.replace(/\/$/, '');
+    return {
+      id: name,
+      provider: name,
+      billing: 'managed',
+      secret: { env: envName },
+      base_url: options.upstream.url + path,
+      ...(name === 'bedrock' ? { region: 'us-east-1' } : {}),
+      ...options.credentials?.[name],
+    };
+  });
+  const config = {
+    listeners: { proxy: { host: '127.0.0.1', port: 0 }, ops: { host: '127.0.0.1', port: 0 } },
+    catalog: CATALOG_DIR,
+    ledger: { dir: join(dir, 'data') },
+    orgs: [{ id: 'acme', name: 'Acme' }, { id: 'globex', name: 'Globex' }],
+    keys: [
+      { id: 'acme-app', org: 'acme', role: 'member', hash: sha(CALLER_KEYS.member) },
+      { id: 'acme-owner', org: 'acme', role: 'owner', hash: sha(CALLER_KEYS.owner) },
+      { id: 'globex-app', org: 'globex', role: 'member', hash: sha(CALLER_KEYS.otherOrg) },
+    ],
+    credentials,
+    log: { level: 'silent' },
+    ...options.config,
+  };
+  const file = join(dir, 'tollbooth.yaml');
+  writeFileSync(file, stringify(config));
+  const gateway = await startGateway(file, { env });
+  return {
+    gateway,
+    url: gateway.proxyUrl,
+    opsUrl: gateway.opsUrl,
+    dir,
+    openai: (key = CALLER_KEYS.member, extra = {}) => new OpenAI({ apiKey: key, baseURL: `${gateway.proxyUrl}/v1`, maxRetries: 0, ...extra }),
+    async usage() {
+      await gateway.recorder.flush();
+      const path = join(dir, 'data', 'usage.jsonl');
+      if (!existsSync(path)) return [];
+      return readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as UsageRecord);
+    },
+    catalog: () => gateway.services.runtime.current.catalog,
+    async metrics() {
+      return (await fetch(`${gateway.opsUrl}/metrics`)).text();
+    },
+    async close() {
+      await gateway.close(1000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Provider name → catalog base URL. */
+function loadCatalogProviders(): Map<string, string | null> {
+  return new Map([...loadTestCatalog().providers.values()].map((p) => [p.name, p.base_url]));
+}
