@@ -150,6 +150,47 @@ export const modelsFileSchema = {
   properties: { models: { type: 'array', items: modelSchema } },
 } as const;
 
+/** Credits in the YAML: a decimal string (exact) or a number; cross-checks parse it exactly. */
+const creditAmount = {
+  anyOf: [
+    { type: 'string', pattern: '^\\d+(\\.\\d{1,12})?$' },
+    { type: 'number', minimum: 0 },
+  ],
+  errorMessage: 'must be a credit amount ≥ 0: a decimal string such as "1000" or "12.5" (at most 12 decimals)',
+} as const;
+
+const rateLimits = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    rpm: { type: ['integer', 'null'], minimum: 1, default: null },
+    tpm: { type: ['integer', 'null'], minimum: 1, default: null },
+  },
+} as const;
+
+const planSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    allowance: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      required: ['credits', 'period'],
+      default: null,
+      properties: { credits: creditAmount, period: { enum: ['daily', 'monthly'] } },
+    },
+    models: { type: ['array', 'null'], items: { type: 'string' }, uniqueItems: true, default: null },
+    providers: { type: ['array', 'null'], items: id, uniqueItems: true, default: null },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { per_key: rateLimits, per_org: rateLimits },
+    },
+  },
+} as const;
+
 const listener = {
   type: 'object',
   additionalProperties: false,
@@ -177,7 +218,11 @@ export const mainConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { dir: { type: 'string', default: './data' } },
+      properties: {
+        dir: { type: 'string', default: './data' },
+        max_file_bytes: { type: 'integer', minimum: 1024, default: 64 * 1024 * 1024 },
+        commit_window_ms: { type: 'number', minimum: 0, maximum: 100, default: 2 },
+      },
     },
     auth: {
       type: 'object',
@@ -195,9 +240,31 @@ export const mainConfigSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['id'],
-        properties: { id, name: { type: 'string', default: '' } },
+        properties: {
+          id,
+          name: { type: 'string', default: '' },
+          plan: { anyOf: [id, { type: 'null' }], default: null },
+          wallet: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              grants: {
+                type: 'array',
+                default: [],
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['id', 'credits'],
+                  properties: { id, credits: creditAmount, note: { type: 'string', default: '' } },
+                },
+              },
+            },
+          },
+        },
       },
     },
+    plans: { type: 'object', default: {}, additionalProperties: planSchema },
     keys: {
       type: 'array',
       default: [],
@@ -286,12 +353,54 @@ export const mainConfigSchema = {
         connections: { type: 'integer', minimum: 1, default: 256 },
       },
     },
+    routing: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_attempts: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
+        deadline_ms: { type: 'integer', minimum: 100, default: 30_000 },
+        health_window_ms: { type: 'integer', minimum: 1000, default: 60_000 },
+        credential_cooldown_ms: { type: 'integer', minimum: 0, default: 60_000 },
+        breaker: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            window_ms: { type: 'integer', minimum: 1000, default: 30_000 },
+            min_requests: { type: 'integer', minimum: 1, default: 5 },
+            failure_ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
+            open_ms: { type: 'integer', minimum: 100, default: 15_000 },
+            ramp_ms: { type: 'integer', minimum: 0, default: 30_000 },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+    credential_store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { type: ['string', 'null'], minLength: 1, default: null },
+        key: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+      },
+    },
+    watch: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        debounce_ms: { type: 'integer', minimum: 0, maximum: 60_000, default: 250 },
+        poll_interval_ms: { type: 'integer', minimum: 50, default: 10_000 },
       },
     },
   },

@@ -1,5 +1,6 @@
 /** The main config file, after validation. Field names match the YAML. */
 import type { ModelRecord } from '../catalog/types.ts';
+import type { RoutingPolicy } from '../routing/routing-health.ts';
 
 /** A secret is only ever named, never written in the YAML. */
 export type SecretRef = { env: string } | { file: string };
@@ -19,9 +20,39 @@ export interface CallerKeyConfig {
   hash: string;
 }
 
+/** A credit amount as written in the YAML: a decimal string ("1000", "12.5") or a plain number. */
+export type CreditAmount = string | number;
+
+export interface WalletGrantConfig {
+  /** Applied once: the ledger remembers which grant ids it has recorded for the org. */
+  id: string;
+  credits: CreditAmount;
+  note: string;
+}
+
 export interface OrgConfig {
   id: string;
   name: string;
+  /** A name under `plans`; null: no plan, so no allowance, limits or credit check (usage is still recorded). */
+  plan: string | null;
+  wallet: { grants: WalletGrantConfig[] };
+}
+
+export interface RateLimitConfig {
+  /** Requests per minute; null: unlimited. */
+  rpm: number | null;
+  /** Tokens (input + output) per minute; null: unlimited. */
+  tpm: number | null;
+}
+
+export interface PlanConfig {
+  /** Credits granted each period (UTC calendar day or month), spent before the wallet. */
+  allowance: { credits: CreditAmount; period: 'daily' | 'monthly' } | null;
+  /** Catalog model ids the plan may use; null: every model. */
+  models: string[] | null;
+  /** Providers the plan may use; null: every provider. */
+  providers: string[] | null;
+  limits: { per_key: RateLimitConfig; per_org: RateLimitConfig };
 }
 
 export interface CredentialConfig {
@@ -63,8 +94,15 @@ export interface TollboothConfig {
   listeners: { proxy: ListenerConfig; ops: ListenerConfig };
   /** Directory of the catalog (providers.yaml, models/*.yaml), resolved to an absolute path. */
   catalog: string;
-  ledger: { dir: string };
+  ledger: {
+    dir: string;
+    /** A ledger file is rotated once it would grow past this size; the hash chain continues. */
+    max_file_bytes: number;
+    /** How long an entry may wait for others to share its fsync. */
+    commit_window_ms: number;
+  };
   auth: { mode: 'keys' | 'none'; default_org: string | null };
+  plans: Record<string, PlanConfig>;
   orgs: OrgConfig[];
   keys: CallerKeyConfig[];
   credentials: CredentialConfig[];
@@ -73,5 +111,25 @@ export interface TollboothConfig {
   models: ModelRecord[];
   limits: { max_body_bytes: number; max_upload_bytes: number };
   upstream: UpstreamConfig;
+  routing: RoutingPolicy;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  credential_store: CredentialStoreConfig;
+  watch: WatchConfig;
+}
+
+/** Where credentials created over the API are kept, encrypted at rest. */
+export interface CredentialStoreConfig {
+  /** Absolute path after loading (default: `<ledger dir>/credentials.enc`). */
+  path: string;
+  /** 32 random bytes, base64, from a Secret; without it the credential API refuses to store. */
+  key: SecretRef | null;
+}
+
+/** Live reload of the mounted config and secret files (Kubernetes `..data` swaps), besides SIGHUP. */
+export interface WatchConfig {
+  enabled: boolean;
+  /** Quiet time after the last file event before the files are checked. */
+  debounce_ms: number;
+  /** The periodic stat that catches what file events miss. */
+  poll_interval_ms: number;
 }

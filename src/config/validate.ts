@@ -22,13 +22,16 @@ export type SchemaName = keyof typeof validators;
 export function validateAgainst(schema: SchemaName, source: YamlSource): ConfigProblem[] {
   const validate = validators[schema];
   if (validate(source.value)) return [];
-  return dedupe(validate.errors ?? []).map((e) => source.problem(e.instancePath, describe(e)));
+  return dedupe(validate.errors ?? []).map((e) =>
+    // An unknown field is reported at the field itself, not at the object holding it.
+    e.keyword === 'additionalProperties'
+      ? source.problem(`${e.instancePath}/${String(e.params.additionalProperty)}`, 'unknown field')
+      : source.problem(e.instancePath, describe(e)),
+  );
 }
 
 function describe(e: ErrorObject): string {
   switch (e.keyword) {
-    case 'additionalProperties':
-      return `unknown field "${String(e.params.additionalProperty)}"`;
     case 'required':
       return `missing required field "${String(e.params.missingProperty)}"`;
     case 'enum':

@@ -4,7 +4,8 @@
  * `tollbooth_` prefix. Label values come only from config and catalog (provider, catalog model id,
  * operation, status class, credential id, org id) — never from caller-supplied strings.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeploymentHealth } from '../routing/routing-health.ts';
 
 // OTel's advised buckets for gen_ai.client.operation.duration and gen_ai.client.token.usage.
 const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -13,12 +14,43 @@ const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 
 const GENAI = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model'] as const;
 
+const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tollbooth_process_' });
+  /** Where the per-deployment health gauges read from at scrape time (set by the gateway). */
+  const sources: { health: () => DeploymentHealth[] } = { health: () => [] };
+  const healthGauge = (name: string, help: string, value: (h: DeploymentHealth) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['provider', 'model', 'region'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const h of sources.health()) {
+          const v = value(h);
+          if (v !== null) this.labels(h.provider, h.model, h.region ?? '').set(v);
+        }
+      },
+    });
 
   return {
     registry,
+    sources,
+    providerSuccessRatio: healthGauge(
+      'tollbooth_provider_success_ratio',
+      'Rolling share of 2xx answers (2xx vs 4xx/5xx) per deployment over the health window.',
+      (h) => h.success_rate,
+    ),
+    providerLatencyP50: healthGauge('tollbooth_provider_latency_p50_seconds', 'Median upstream latency per deployment (recent requests).', (h) =>
+      h.p50_latency_ms === null ? null : h.p50_latency_ms / 1000,
+    ),
+    providerLastCheck: healthGauge('tollbooth_provider_last_check_timestamp_seconds', 'When the deployment last answered or was probed (Unix time).', (h) =>
+      h.last_check === null ? null : Date.parse(h.last_check) / 1000,
+    ),
+    breakerState: healthGauge('tollbooth_breaker_state', 'Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.', (h) => BREAKER_STATE[h.breaker]),
     requests: new Counter({
       name: 'tollbooth_requests_total',
       help: 'Requests handled, by API (unified|native), operation, provider, catalog model and status class.',
@@ -64,11 +96,74 @@ export function createMetrics() {
       labelNames: ['provider', 'model'] as const,
       registers: [registry],
     }),
+    attempts: new Counter({
+      name: 'tollbooth_upstream_attempts_total',
+      help: 'Upstream attempts by result: served (answered the caller), retried (failed, another deployment tried), failed (the last one failed).',
+      labelNames: ['provider', 'model', 'result'] as const,
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'tollbooth_fallbacks_total',
+      help: 'Fallbacks from one deployment to the next after a retryable failure.',
+      labelNames: ['from_provider', 'to_provider', 'model'] as const,
+      registers: [registry],
+    }),
+    admissionDenials: new Counter({
+      name: 'tollbooth_admission_denials_total',
+      help: 'Requests refused by admission before any upstream call, by denial code (credits_exhausted, model_not_in_plan, provider_not_in_plan, rpm_exceeded, tpm_exceeded) and layer (org|key).',
+      labelNames: ['code', 'layer'] as const,
+      registers: [registry],
+    }),
+    ledgerCommitSeconds: new Histogram({
+      name: 'tollbooth_ledger_append_seconds',
+      help: 'Ledger append latency: from the first append of a commit batch to its fsync (the longest any entry of the batch waited).',
+      buckets: [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5],
+      registers: [registry],
+    }),
+    ledgerBytes: new Counter({
+      name: 'tollbooth_ledger_bytes_total',
+      help: 'Bytes appended (and fsynced) to the ledger.',
+      registers: [registry],
+    }),
+    ledgerBatchEntries: new Histogram({
+      name: 'tollbooth_ledger_fsync_batch_entries',
+      help: 'Entries carried by one ledger fsync (group commit).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+      registers: [registry],
+    }),
+    ledgerTornTails: new Counter({
+      name: 'tollbooth_ledger_torn_tails_total',
+      help: 'Torn last lines (a write cut by a crash, never acknowledged) found at start and set aside to the quarantine directory.',
+      registers: [registry],
+    }),
     overhead: new Histogram({
       name: 'tollbooth_gateway_overhead_seconds',
       help: 'Time spent inside Tollbooth before the upstream call and after its headers, excluding the upstream.',
       labelNames: ['api'] as const,
       buckets: OVERHEAD_BUCKETS,
+      registers: [registry],
+    }),
+    credentialVerifications: new Counter({
+      name: 'tollbooth_credential_verifications_total',
+      help: "Provider validation calls made for a credential's key, by result: valid, invalid, unreachable (no verdict), unsupported.",
+      labelNames: ['provider', 'result'] as const,
+      registers: [registry],
+    }),
+    credentialRotations: new Counter({
+      name: 'tollbooth_credential_rotations_total',
+      help: 'Attempts to activate a new secret (mounted file changed, or the rotate API): rotated, rotated_unverified (no validation call exists), rejected (failed verification: the old key stays), unverified (no verdict: the old key stays, retried), unreadable. credential is the config id, or "api" for org credentials.',
+      labelNames: ['provider', 'credential', 'result'] as const,
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'tollbooth_config_reloads_total',
+      help: 'Config reloads (mounted ConfigMap change or SIGHUP) by result: success, or failure (the last good config stays).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    configLoadedAt: new Gauge({
+      name: 'tollbooth_config_last_reload_success_timestamp_seconds',
+      help: 'When the config in effect was loaded (Unix time).',
       registers: [registry],
     }),
   };

@@ -48,7 +48,7 @@ export function hasObjectField(json: string, field: string): boolean {
   return false;
 }
 
-/** Total length of the string values of `field` ('"content"') in `json`, without parsing it. */
+/** Total decoded length of the string values of `field` ('"content"') in `json`, without parsing it. */
 export function stringFieldChars(json: string, field: string): number {
   let total = 0;
   let at = json.indexOf(field);
@@ -59,9 +59,8 @@ export function stringFieldChars(json: string, field: string): number {
       i++;
       while (json.charCodeAt(i) === 32) i++;
       if (json[i] === '"') {
-        const start = ++i;
-        while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
-        total += i - start;
+        // Count decoded characters: an escape (\n, \", \u00e9) is one character of text.
+        for (i++; i < json.length && json[i] !== '"'; total++) i += json[i] !== '\\' ? 1 : json[i + 1] === 'u' ? 6 : 2;
       }
     }
     at = json.indexOf(field, i);

@@ -38,7 +38,7 @@ export function planTargets(table: RoutingTable, model: ModelRecord): Target[] {
       reasons.push(`${d.provider}: ${base.missing}`);
       continue;
     }
-    targets.push({ provider, model, credential, baseUrl: base.url, upstreamModel: d.upstream_model ?? model.upstream_model });
+    targets.push({ provider, model, credential, baseUrl: base.url, upstreamModel: d.upstream_model ?? model.upstream_model, weight: d.weight });
   }
   if (targets.length === 0) {
     throw new GatewayError(

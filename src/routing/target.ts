@@ -10,6 +10,8 @@ export interface Target {
   credential: Credential;
   /** Effective base URL (credential override or catalog default, region filled), no trailing slash. */
   baseUrl: string;
+  /** Share of traffic under the `weighted` strategy. */
+  weight: number;
 }
 
 /** The base URL a credential reaches its provider at, or why it has none. */

@@ -76,6 +76,8 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
     }
     const firstByteAt = performance.now();
     const raw = await readAll(response.body);
+    // The upstream has answered, so the upload is spent: remove it before the caller hears back.
+    await upload.cleanup();
     if (response.statusCode >= 400) {
       settle(response.statusCode, 'upstream_error', null, firstByteAt);
       throw adapter.error(response.statusCode, response.headers, raw);

@@ -1,5 +1,6 @@
-/** The ops listener: liveness, readiness and Prometheus metrics, on its own port. */
+/** The ops listener: liveness, readiness, Prometheus metrics and the management API, on its own port. */
 import { createServer, type Server } from 'node:http';
+import type { AdminRouter } from './admin/router.ts';
 import type { Services } from './services.ts';
 
 export interface Readiness {
@@ -7,9 +8,12 @@ export interface Readiness {
   checks(): Record<string, boolean>;
 }
 
-export function createOpsServer(services: Services, readiness: Readiness): Server {
+export function createOpsServer(services: Services, readiness: Readiness, admin: AdminRouter): Server {
   return createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (await admin.handle(services, req, res, path, q === -1 ? '' : url.slice(q + 1))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: 'method not allowed' }));
       return;

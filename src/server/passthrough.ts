@@ -58,7 +58,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const limits = runtime.config.limits;
   // JSON bodies are read (bounded) to learn the model for metering; uploads stream straight through.
   const raw = hasBody && !multipart ? await readBody(req, limits.max_body_bytes) : null;
-  const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: '' };
+  const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: '', weight: 1 };
   const adapter = createAdapter(target);
   const info = adapter.describeNative(rest, raw ? safeJson(raw) : null);
   target.upstreamModel = info.upstreamModel ?? 'unknown';

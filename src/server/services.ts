@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeHolder, Runtime } from '../config/runtime.ts';
 import type { Meter } from '../metering/meter.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import type { RoutingHealth } from '../routing/routing-health.ts';
 import type { Upstream } from '../upstream/transport.ts';
 import type { Logger } from '../util/log.ts';
 
@@ -12,6 +13,8 @@ export interface Services {
   meter: Meter;
   metrics: Metrics;
   log: Logger;
+  /** Health windows and breakers per deployment: outlives config reloads. */
+  health: RoutingHealth;
 }
 
 /** Per request: its id, the runtime snapshot it started under, and when it started. */

@@ -14,6 +14,7 @@ import { estimated, type Usage } from '../metering/usage.ts';
 import type { ProviderAdapter } from '../providers/contract.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { planTargets } from '../routing/plan.ts';
+import type { Strategy } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { parseJsonObject, readBody } from './body.ts';
@@ -35,7 +36,7 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
       throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not support ${operation}.`, { param: 'model' });
     }
     ctx.labels.model = model.model_id;
-    const targets = planTargets(runtime.routing, model);
+    const plan = planTargets(runtime.routing, model);
     const call: UnifiedCall = {
       ctx,
       caller,
@@ -46,7 +47,7 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
       requestedModel: modelId,
       headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
     };
-    await runAttempts(call, targets, res);
+    await runAttempts(call, plan, runtime.config.routes[model.model_id]?.strategy ?? 'priority', res);
   };
 }
 
@@ -62,71 +63,120 @@ interface UnifiedCall {
   headers: Record<string, string>;
 }
 
-async function runAttempts(call: UnifiedCall, targets: Target[], res: ServerResponse): Promise<void> {
+/** A failed attempt, not yet settled: the loop decides whether another deployment gets a turn. */
+interface FailedAttempt {
+  error: GatewayError;
+  status: number;
+  outcome: ExchangeOutcome;
+  firstByteAt: number | null;
+}
+
+/**
+ * Tries the plan's deployments in the strategy's order, skipping open breakers and refused
+ * credentials, while failures are retryable, nothing has reached the client, and the attempt count
+ * and deadline allow. Only the last attempt is metered (the serving one, or the final failure).
+ */
+async function runAttempts(call: UnifiedCall, plan: Target[], strategy: Strategy, res: ServerResponse): Promise<void> {
   const { services } = call.ctx;
-  const abort = abortOnClientClose(res);
-  for (let attempt = 1; attempt <= targets.length; attempt++) {
-    const target = targets[attempt - 1]!;
-    const last = attempt === targets.length;
-    const settle = (status: number, outcome: ExchangeOutcome, usage: Usage | null, firstByteAt: number | null) =>
-      services.meter.settle(exchange(call, target, attempt, status, outcome, usage, firstByteAt));
-
-    let adapter: ProviderAdapter;
-    try {
-      adapter = createAdapter(target);
-    } catch (err) {
-      if (!last) continue;
-      throw err;
-    }
-    const up = adapter.request(call.operation, call.body);
-    const outbound: OutboundRequest = {
-      method: up.method,
-      url: target.baseUrl + up.path,
-      headers: { ...target.provider.default_headers, ...up.headers },
-      body: up.body,
-    };
-    let response;
-    try {
-      await applyCredential(target, outbound);
-      services.metrics.overhead.labels('unified').observe((performance.now() - call.ctx.startedAt) / 1000);
-      response = await services.upstream.send(outbound, abort.signal);
-    } catch (err) {
-      const error = transportError(err, target.baseUrl);
-      if (abort.signal.aborted) return void settle(499, 'aborted', null, null);
-      if (error.retryable && !last) continue;
-      settle(error.status, 'upstream_error', null, null);
-      throw error;
-    }
-    const firstByteAt = performance.now();
-
-    if (response.statusCode >= 400) {
-      const error = adapter.error(response.statusCode, response.headers, await readAll(response.body).catch(() => Buffer.alloc(0)));
-      if (error.retryable && !last) continue;
-      settle(response.statusCode, 'upstream_error', null, firstByteAt);
-      throw error;
-    }
-
-    call.ctx.labels.provider = target.provider.name;
-    const headers = { ...call.headers, 'x-tollbooth-provider': target.provider.name, 'x-tollbooth-attempts': String(attempt) };
-    if (call.stream) {
-      const result = await streamToClient(call, target, adapter, response.body, res, headers, abort.signal);
-      settle(200, result.outcome, result.usage, firstByteAt);
-      return;
-    }
-    let translated;
-    try {
-      translated = adapter.response(call.operation, await readAll(response.body));
-    } catch (err) {
-      const error = transportError(err, target.baseUrl);
-      if (abort.signal.aborted) return void settle(499, 'aborted', null, firstByteAt);
-      if (error.retryable && !last) continue;
-      settle(error.status, 'upstream_error', null, firstByteAt);
-      throw error;
-    }
-    sendJson(res, 200, translated.body, headers);
-    settle(200, 'ok', translated.usage ?? estimated(call.promptChars, Buffer.byteLength(translated.body)), firstByteAt);
-    return;
+  const { health } = services;
+  const { usable, refused, waitMs, rateLimited } = health.choose(plan, strategy);
+  if (usable.length === 0) {
+    // Held back only by the providers' own Retry-After: the caller gets that 429, not a 503.
+    throw new GatewayError(rateLimited ? 'upstream_rate_limited' : 'no_deployment_available', `No deployment of '${call.requestedModel}' can serve right now (${refused.join('; ')}).`, {
+      headers: waitMs === null ? {} : { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    });
   }
+  const targets = usable.slice(0, health.policy.max_attempts);
+  const deadline = call.ctx.startedAt + health.policy.deadline_ms;
+  const abort = abortOnClientClose(res);
+  for (let i = 0; i < targets.length; i++) {
+    const target = targets[i]!;
+    if (i > 0) services.metrics.fallbacks.labels(targets[i - 1]!.provider.name, target.provider.name, target.model?.model_id ?? 'unknown').inc();
+    const failed = await attempt(call, target, i + 1, res, abort.signal);
+    if (failed === null) return;
+    const again = failed.error.retryable && i < targets.length - 1 && performance.now() < deadline && !abort.signal.aborted;
+    services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', again ? 'retried' : 'failed').inc();
+    if (again) continue;
+    services.meter.settle(exchange(call, target, i + 1, failed.status, failed.outcome, null, failed.firstByteAt));
+    if (failed.outcome === 'aborted') return;
+    throw failed.error;
+  }
+}
+
+/** One attempt on one deployment. Returns null once the caller has its answer (and it is metered). */
+async function attempt(call: UnifiedCall, target: Target, n: number, res: ServerResponse, signal: AbortSignal): Promise<FailedAttempt | null> {
+  const { services } = call.ctx;
+  const sentAt = performance.now();
+  const observe = (status: number | null, firstByteAt: number | null, extra: { streamFailed?: boolean; retryAfterMs?: number | null } = {}) =>
+    services.health.observe(target, { status, latencyMs: performance.now() - sentAt, ttfbMs: firstByteAt === null ? null : firstByteAt - sentAt, ...extra });
+
+  let adapter: ProviderAdapter;
+  try {
+    adapter = createAdapter(target);
+  } catch (err) {
+    return { error: err as GatewayError, status: 501, outcome: 'upstream_error', firstByteAt: null };
+  }
+  const up = adapter.request(call.operation, call.body);
+  const outbound: OutboundRequest = {
+    method: up.method,
+    url: target.baseUrl + up.path,
+    headers: { ...target.provider.default_headers, ...up.headers },
+    body: up.body,
+  };
+  let response;
+  try {
+    await applyCredential(target, outbound);
+    services.metrics.overhead.labels('unified').observe((performance.now() - call.ctx.startedAt) / 1000);
+    response = await services.upstream.send(outbound, signal);
+  } catch (err) {
+    const error = transportError(err, target.baseUrl);
+    if (signal.aborted) return { error, status: 499, outcome: 'aborted', firstByteAt: null };
+    observe(null, null);
+    return { error, status: error.status, outcome: 'upstream_error', firstByteAt: null };
+  }
+  const firstByteAt = performance.now();
+
+  if (response.statusCode >= 400) {
+    const error = adapter.error(response.statusCode, response.headers, await readAll(response.body).catch(() => Buffer.alloc(0)));
+    observe(response.statusCode, firstByteAt, { retryAfterMs: retryAfterMs(response.headers['retry-after']) });
+    return { error, status: response.statusCode, outcome: 'upstream_error', firstByteAt };
+  }
+
+  const settle = (outcome: ExchangeOutcome, usage: Usage | null) =>
+    services.meter.settle(exchange(call, target, n, outcome === 'aborted' ? 499 : 200, outcome, usage, firstByteAt));
+  call.ctx.labels.provider = target.provider.name;
+  const headers = { ...call.headers, 'x-tollbooth-provider': target.provider.name, 'x-tollbooth-attempts': String(n) };
+  if (call.stream) {
+    const result = await streamToClient(call, target, adapter, response.body, res, headers, signal);
+    observe(200, firstByteAt, { streamFailed: result.outcome === 'truncated' || result.outcome === 'stream_error' });
+    services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
+    settle(result.outcome, result.usage);
+    return null;
+  }
+  let translated;
+  try {
+    translated = adapter.response(call.operation, await readAll(response.body));
+  } catch (err) {
+    const error = transportError(err, target.baseUrl);
+    if (signal.aborted) return { error, status: 499, outcome: 'aborted', firstByteAt };
+    observe(null, firstByteAt);
+    return { error, status: error.status, outcome: 'upstream_error', firstByteAt };
+  }
+  sendJson(res, 200, translated.body, headers);
+  observe(200, firstByteAt);
+  services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
+  settle('ok', translated.usage ?? estimated(call.promptChars, Buffer.byteLength(translated.body)));
+  return null;
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in ms. */
+function retryAfterMs(value: string | string[] | undefined): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return null;
+  const seconds = Number(v);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
 }
 
 async function streamToClient(

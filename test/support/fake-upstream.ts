@@ -101,7 +101,8 @@ async function send(res: ServerResponse, reply: Reply): Promise<void> {
   res.writeHead(status, { 'content-type': 'text/event-stream', ...reply.headers });
   res.flushHeaders();
   for (const frame of reply.frames) {
-    res.write(frame);
+    // Wait until each frame has left, so a cut that follows cannot swallow it.
+    await new Promise<void>((resolve) => res.write(frame, () => resolve()));
     if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
   }
   if (reply.cut) res.socket?.destroy();
