@@ -1,4 +1,4 @@
-/** The `tollbooth` command: serve, validate, hash-key (and the ledger tools as they land). */
+/** The `tollbooth` command: serve, validate, hash-key, ledger verify|summary. */
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.ts';
@@ -12,6 +12,9 @@ commands:
   serve [--config FILE]      run the sidecar (default config: config/tollbooth.yaml)
   validate [FILE]            check a config file and the catalog it names; exit 1 on problems
   hash-key [KEY]             print the sha256 hash to put under keys[].hash (a new key if none given)
+  ledger verify [--dir D]    check the ledger's hash chain; exit 1 naming the file:line of any altered entry
+  ledger summary [--dir D] [--by org|model|provider|day] [--json]
+                             balances and totals from the ledger, credits exact
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
       if (!rest[0]) process.stdout.write(`key:  ${key}\n`);
       process.stdout.write(`hash: sha256:${createHash('sha256').update(key).digest('hex')}\n`);
       return 0;
+    }
+    case 'ledger': {
+      const { runLedgerCommand } = await import('./cli/ledger.ts');
+      return runLedgerCommand(rest, process.env.TOLLBOOTH_CONFIG ?? DEFAULT_CONFIG);
     }
     case undefined:
     case '-h':

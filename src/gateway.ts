@@ -6,14 +6,26 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadConfig } from './config/load.ts';
+import { startLiveUpdates, storedCredentials } from './config/live-updates.ts';
+import type { ReloadResult } from './config/reload.ts';
 import { buildRuntime, RuntimeHolder } from './config/runtime.ts';
+import { CredentialVault } from './credentials/vault.ts';
 import { Meter } from './metering/meter.ts';
 import type { UsageRecorder } from './metering/record.ts';
-import { UsageLog } from './metering/usage-log.ts';
+import { Ledger } from './metering/ledger/ledger.ts';
+import { MemoryCounterStore } from './admission/counter-store.ts';
+import { AdmissionGate } from './admission/gate.ts';
+import { planOf } from './admission/plans.ts';
 import { createMetrics } from './metrics/registry.ts';
+import { registerCredentialRoutes } from './server/admin/credentials.ts';
+import { registerHealthRoutes } from './server/admin/health.ts';
+import { registerIntegrationRoutes } from './server/admin/integrations.ts';
+import { registerWalletRoutes } from './server/admin/wallets.ts';
+import { AdminRouter } from './server/admin/router.ts';
 import { createOpsServer } from './server/ops-server.ts';
 import { createProxyServer } from './server/proxy-server.ts';
 import type { Services } from './server/services.ts';
+import { RoutingHealth } from './routing/routing-health.ts';
 import { Upstream } from './upstream/transport.ts';
 import { createLogger, type Logger } from './util/log.ts';
 
@@ -31,19 +43,45 @@ export interface Gateway {
   recorder: UsageRecorder;
   proxyUrl: string;
   opsUrl: string;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), flushes the usage log. */
+  /** Reloads the config and re-checks mounted secrets now (SIGHUP); the last good config stays on failure. */
+  reload(trigger?: string): Promise<ReloadResult>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), flushes the ledger. */
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(configFile: string, options: GatewayOptions = {}): Promise<Gateway> {
   const loaded = loadConfig(configFile);
-  const runtime = buildRuntime(loaded, options.env);
+  const env = options.env ?? process.env;
+  // Org credentials from the encrypted store join the first runtime; an unreadable store stops the start.
+  const vault = new CredentialVault(loaded.config.credential_store, env);
+  const stored = storedCredentials(vault);
+  const runtime = buildRuntime(loaded, env, stored.store);
   const config = runtime.config;
   const log = options.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
-  const recorder = options.recorder ?? new UsageLog(config.ledger.dir);
+  const holder = new RuntimeHolder(runtime);
+  const ledger = await Ledger.open({
+    dir: config.ledger.dir,
+    maxFileBytes: config.ledger.max_file_bytes,
+    commitWindowMs: config.ledger.commit_window_ms,
+    allowanceOf: (org) => planOf(holder.current.config, org)?.allowance ?? null,
+    metrics,
+    log,
+  });
+  await ledger.applyConfigGrants(config.orgs);
+  const recorder = options.recorder ?? ledger;
   const upstream = new Upstream(config.upstream);
-  const services: Services = { runtime: new RuntimeHolder(runtime), upstream, meter: new Meter(recorder, metrics, log), metrics, log };
+  const services: Services = {
+    runtime: holder,
+    upstream,
+    meter: new Meter(recorder, metrics, log),
+    ledger,
+    admission: new AdmissionGate({ balances: ledger.accounts, store: new MemoryCounterStore(), metrics }),
+    metrics,
+    log,
+    health: new RoutingHealth(config.routing),
+  };
+  metrics.sources.health = () => services.health.snapshot();
 
   const unavailable = runtime.credentials.all().filter((c) => c.unavailable !== null);
   if (unavailable.length > 0) {
@@ -55,7 +93,13 @@ export async function startGateway(configFile: string, options: GatewayOptions =
 
   let draining = false;
   const proxy = createProxyServer(services);
-  const ops = createOpsServer(services, { checks: () => ({ config_loaded: true, proxy_listening: proxy.listening, accepting: !draining }) });
+  const admin = new AdminRouter();
+  registerIntegrationRoutes(admin);
+  registerWalletRoutes(admin);
+  registerHealthRoutes(admin);
+  const live = startLiveUpdates({ configFile, services, vault, records: stored.records, env, ownsLogger: options.logger === undefined });
+  registerCredentialRoutes(admin, live.credentials);
+  const ops = createOpsServer(services, { checks: () => ({ config_loaded: true, proxy_listening: proxy.listening, accepting: !draining, ledger_writable: ledger.failure === null }) }, admin);
   const proxyUrl = await listen(proxy, config.listeners.proxy.host, options.proxyPort ?? config.listeners.proxy.port);
   const opsUrl = await listen(ops, config.listeners.ops.host, options.opsPort ?? config.listeners.ops.port);
   log.info({ proxy: proxyUrl, ops: opsUrl, providers: runtime.catalog.providers.size, models: runtime.catalog.models.size }, 'tollbooth listening');
@@ -65,8 +109,10 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     recorder,
     proxyUrl,
     opsUrl,
+    reload: (trigger = 'SIGHUP') => live.reload(trigger),
     async close(graceMs = 10_000) {
       draining = true;
+      live.close();
       const closed = Promise.all([closeServer(proxy), closeServer(ops)]);
       proxy.closeIdleConnections();
       const timer = setTimeout(() => proxy.closeAllConnections(), graceMs);
@@ -74,6 +120,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
       clearTimeout(timer);
       await upstream.close();
       await recorder.close();
+      if (recorder !== ledger) await ledger.close();
     },
   };
 }

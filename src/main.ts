@@ -1,4 +1,4 @@
-/** `tollbooth serve`: wiring only — start the gateway, drain on SIGTERM/SIGINT. */
+/** `tollbooth serve`: wiring only — start the gateway, reload on SIGHUP, drain on SIGTERM/SIGINT. */
 import { startGateway } from './gateway.ts';
 
 export async function serve(configFile: string): Promise<void> {
@@ -20,6 +20,8 @@ export async function serve(configFile: string): Promise<void> {
       },
     );
   };
+  // GitOps without waiting for the file watch: reload the config and re-check mounted secrets.
+  process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -46,6 +46,8 @@ export interface OpenAICompat {
   reasoning_tokens_separate: boolean;
   /** Tool calls arrive without `type` (and streamed without `index`): the unified API adds them. */
   tool_calls_incomplete: boolean;
+  /** `content` may arrive as an array of text/thinking parts: the unified API flattens it. */
+  content_parts: boolean;
 }
 
 export interface ProviderRecord {

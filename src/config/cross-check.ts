@@ -1,7 +1,8 @@
 /** Checks that need more than one place of the config: references between keys, orgs, credentials, routes. */
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ConfigProblem } from './problems.ts';
-import type { TollboothConfig } from './types.ts';
+import { parseCredits } from '../metering/credits.ts';
+import type { CreditAmount, TollboothConfig } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 export function crossCheck(config: TollboothConfig, catalog: Catalog, source: YamlSource): ConfigProblem[] {
@@ -15,6 +16,7 @@ export function crossCheck(config: TollboothConfig, catalog: Catalog, source: Ya
   config.keys.forEach((k, i) => {
     if (!orgIds.has(k.org)) add(`/keys/${i}/org`, `org '${k.org}' is not declared under orgs`);
   });
+  checkPlans(config, catalog, add);
   if (config.auth.mode === 'none') {
     if (config.auth.default_org === null) add('/auth/default_org', 'auth mode "none" needs a default_org');
     else if (!orgIds.has(config.auth.default_org)) add('/auth/default_org', `org '${config.auth.default_org}' is not declared under orgs`);
@@ -59,6 +61,36 @@ export function crossCheck(config: TollboothConfig, catalog: Catalog, source: Ya
     });
   }
   return problems;
+}
+
+/** Plans name catalog models and providers; orgs name plans; every credit amount is exact. */
+function checkPlans(config: TollboothConfig, catalog: Catalog, add: (pointer: string, message: string) => void): void {
+  for (const [name, plan] of Object.entries(config.plans)) {
+    const base = `/plans/${escapePointer(name)}`;
+    if (plan.allowance && creditsProblem(plan.allowance.credits)) add(`${base}/allowance/credits`, creditsProblem(plan.allowance.credits)!);
+    plan.models?.forEach((m, i) => {
+      if (!catalog.models.has(m)) add(`${base}/models/${i}`, `unknown model '${m}'`);
+    });
+    plan.providers?.forEach((p, i) => {
+      if (!catalog.provider(p)) add(`${base}/providers/${i}`, `unknown provider '${p}'`);
+    });
+  }
+  config.orgs.forEach((o, i) => {
+    if (o.plan !== null && !Object.hasOwn(config.plans, o.plan)) add(`/orgs/${i}/plan`, `plan '${o.plan}' is not declared under plans`);
+    duplicates(o.wallet.grants.map((g) => g.id)).forEach((j) => add(`/orgs/${i}/wallet/grants/${j}/id`, 'grant id is declared twice for this org'));
+    o.wallet.grants.forEach((g, j) => {
+      const problem = creditsProblem(g.credits);
+      if (problem) add(`/orgs/${i}/wallet/grants/${j}/credits`, problem);
+    });
+  });
+}
+
+function creditsProblem(amount: CreditAmount): string | null {
+  try {
+    return parseCredits(String(amount)) >= 0n ? null : 'must not be negative';
+  } catch {
+    return 'must be an exact credit amount: a decimal string such as "1000" or "12.5" (at most 12 decimals)';
+  }
 }
 
 function duplicates(values: string[]): number[] {

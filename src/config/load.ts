@@ -32,7 +32,11 @@ export function loadConfig(configFile: string): LoadedConfig {
   const config: TollboothConfig = {
     ...raw,
     catalog: resolve(base, raw.catalog),
-    ledger: { dir: resolve(base, raw.ledger.dir) },
+    ledger: { ...raw.ledger, dir: resolve(base, raw.ledger.dir) },
+    credential_store: {
+      ...raw.credential_store,
+      path: resolve(base, (raw.credential_store.path as string | null) ?? join(raw.ledger.dir, 'credentials.enc')),
+    },
     models: raw.models.map(normalizeModel),
   };
 

@@ -20,8 +20,12 @@ export interface Runtime {
   readonly loadedAt: Date;
 }
 
-export function buildRuntime(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Runtime {
-  const credentials = new CredentialStore(loaded.config.credentials, loaded.catalog, env);
+/**
+ * `previous` (on a reload) carries over what does not come from re-reading the config: the secrets
+ * in use (rotated keys stay, rejected ones stay out) and the org credentials created over the API.
+ */
+export function buildRuntime(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env, previous?: CredentialStore): Runtime {
+  const credentials = CredentialStore.fromConfig(loaded.config.credentials, loaded.catalog, env, previous);
   return {
     config: loaded.config,
     catalog: loaded.catalog,
@@ -31,6 +35,11 @@ export function buildRuntime(loaded: LoadedConfig, env: NodeJS.ProcessEnv = proc
     files: loaded.files,
     loadedAt: new Date(),
   };
+}
+
+/** The same runtime with other credentials (a rotation, an org credential added or removed). */
+export function withCredentials(runtime: Runtime, credentials: CredentialStore): Runtime {
+  return { ...runtime, credentials, routing: { ...runtime.routing, credentials } };
 }
 
 /** Holds the current runtime; `swap` is the only way it changes. */

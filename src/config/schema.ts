@@ -119,6 +119,7 @@ export const providerSchema = {
         accepts_stream_options: { type: 'boolean', default: true },
         reasoning_tokens_separate: { type: 'boolean', default: false },
         tool_calls_incomplete: { type: 'boolean', default: false },
+        content_parts: { type: 'boolean', default: false },
       },
     },
     validation: {
@@ -275,7 +276,7 @@ export const mainConfigSchema = {
         properties: {
           id,
           org: id,
-          role: { enum: ['owner', 'admin', 'member'], default: 'member' },
+          role: { enum: ['owner', 'admin', 'member', 'operator'], default: 'member' },
           hash: {
             type: 'string',
             pattern: '^sha256:[0-9a-f]{64}$',

@@ -10,7 +10,8 @@ export interface ListenerConfig {
   port: number;
 }
 
-export type Role = 'owner' | 'admin' | 'member';
+/** owner/admin manage their own org; operator (the platform team) grants credits to any org. */
+export type Role = 'owner' | 'admin' | 'member' | 'operator';
 
 export interface CallerKeyConfig {
   id: string;

@@ -13,6 +13,12 @@ export const ERROR_CATALOG = {
   org_mismatch: { status: 403, type: 'permission_error' },
   forbidden: { status: 403, type: 'permission_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
+  // Admission denials, rendered as the flat DenialEnvelope (src/admission/denial.ts).
+  credits_exhausted: { status: 402, type: 'insufficient_quota' },
+  model_not_in_plan: { status: 403, type: 'permission_error' },
+  provider_not_in_plan: { status: 403, type: 'permission_error' },
+  rpm_exceeded: { status: 429, type: 'rate_limit_error' },
+  tpm_exceeded: { status: 429, type: 'rate_limit_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   model_retired: { status: 410, type: 'invalid_request_error' },
@@ -22,6 +28,13 @@ export const ERROR_CATALOG = {
   provider_not_found: { status: 404, type: 'invalid_request_error' },
   no_deployment_available: { status: 503, type: 'service_unavailable' },
   credential_unavailable: { status: 503, type: 'service_unavailable' },
+  credential_not_found: { status: 404, type: 'invalid_request_error' },
+  /** A new secret the provider refused: nothing was activated. */
+  credential_invalid: { status: 400, type: 'invalid_request_error' },
+  /** A new secret that could not be verified (provider unreachable): nothing was activated. */
+  credential_unverified: { status: 502, type: 'upstream_error' },
+  /** The credential API's encrypted store has no usable key: nothing is stored, never in plaintext. */
+  credential_store_unavailable: { status: 500, type: 'server_error' },
   upstream_error: { status: 502, type: 'upstream_error' },
   upstream_invalid_request: { status: 400, type: 'invalid_request_error' },
   upstream_auth_failed: { status: 502, type: 'upstream_error' },

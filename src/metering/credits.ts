@@ -48,6 +48,8 @@ export function charge({ usage, model, billing, operation, served }: ChargeInput
   const prompt = usage?.prompt_tokens ?? 0;
   // Embedding calls force completion_tokens = 0.
   const completion = operation === 'embeddings' ? 0 : (usage?.completion_tokens ?? 0);
+  // A call that consumed no tokens (a model list, a token count) is not a run: it costs nothing.
+  if (prompt === 0 && completion === 0) return { pico: 0n, unpriced: false };
   const tokens = tokenPicoCredits(prompt, completion, microUsd(model.input_usd_per_1m!), microUsd(model.output_usd_per_1m!));
   return { pico: RUN_CREDIT * PICO_PER_CREDIT + tokens, unpriced: false };
 }

@@ -4,6 +4,7 @@
  */
 import type { Operation } from '../catalog/types.ts';
 import type { Caller } from '../admission/caller-auth.ts';
+import type { Admission } from '../admission/gate.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Target } from '../routing/target.ts';
 import type { Logger } from '../util/log.ts';
@@ -14,6 +15,8 @@ import type { Usage } from './usage.ts';
 export interface Exchange {
   requestId: string;
   caller: Caller;
+  /** The request's admission: settled here, right after its charge reaches the balances. */
+  admission?: Admission;
   api: 'unified' | 'native';
   operation: Operation;
   stream: boolean;
@@ -74,9 +77,12 @@ export class Meter {
       ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),
     };
     this.#recorder.record(record);
+    x.admission?.settle(record);
 
     const m = this.#metrics;
     const genai = [x.operation, target.provider.name, modelLabel] as const;
+    // OTel error.type: empty when the operation succeeded.
+    m.operationDuration.labels(...genai, x.outcome === 'ok' ? '' : x.outcome).observe((x.endedAt - x.startedAt) / 1000);
     if (usage) {
       m.tokenUsage.labels(...genai, 'input').observe(usage.prompt_tokens);
       m.tokenUsage.labels(...genai, 'output').observe(usage.completion_tokens);

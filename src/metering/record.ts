@@ -1,4 +1,4 @@
-/** One metered exchange: the line the usage log (and later the ledger) keeps per upstream call. */
+/** One metered exchange: what the ledger's charge entry keeps per upstream call. */
 import type { Operation } from '../catalog/types.ts';
 
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
@@ -34,7 +34,7 @@ export interface UsageRecord {
   ttfb_ms: number | null;
 }
 
-/** Where metered exchanges go. The ledger implements this; so does the plain usage log. */
+/** Where metered exchanges go: the ledger (src/metering/ledger/). */
 export interface UsageRecorder {
   record(entry: UsageRecord): void;
   /** Flushes everything recorded so far to durable storage. */

@@ -102,6 +102,12 @@ export function createMetrics() {
       labelNames: ['provider', 'model', 'result'] as const,
       registers: [registry],
     }),
+    deprecatedModelRequests: new Counter({
+      name: 'tollbooth_deprecated_model_requests_total',
+      help: 'Requests naming a deprecated, maintenance or retired catalog id, by the id asked for and the model that served.',
+      labelNames: ['requested_model', 'served_model'] as const,
+      registers: [registry],
+    }),
     fallbacks: new Counter({
       name: 'tollbooth_fallbacks_total',
       help: 'Fallbacks from one deployment to the next after a retryable failure.',

@@ -62,6 +62,10 @@ export function upstreamError(target: Target, status: number, headers: IncomingH
   const message = redactSecrets(info.message, secret === undefined ? [] : [secret]);
   const retryAfter = header(headers, 'retry-after');
   const clientHeaders: Record<string, string> = retryAfter ? { 'retry-after': retryAfter } : {};
+  if (status === 408) {
+    // The provider gave up waiting on its model (Bedrock ModelTimeoutException): a gateway timeout, worth a retry.
+    return new GatewayError('upstream_timeout', message, { details, retryable: true, headers: clientHeaders });
+  }
   if (status === 429) {
     return new GatewayError('upstream_rate_limited', message, { status, details, retryable: true, headers: clientHeaders });
   }

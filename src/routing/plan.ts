@@ -15,7 +15,11 @@ export interface RoutingTable {
   routes: Readonly<Record<string, RouteConfig>>;
 }
 
-export function planTargets(table: RoutingTable, model: ModelRecord): Target[] {
+/**
+ * `org` is the caller's: a deployment that names no credential uses that org's own default
+ * credential for the provider (created over the credential API) before the operator's.
+ */
+export function planTargets(table: RoutingTable, model: ModelRecord, org: string | null = null): Target[] {
   const deployments: readonly DeploymentConfig[] = table.routes[model.model_id]?.deployments ?? [
     { provider: model.provider, credential: null, upstream_model: null, weight: 1 },
   ];
@@ -24,7 +28,7 @@ export function planTargets(table: RoutingTable, model: ModelRecord): Target[] {
   for (const d of deployments) {
     const provider = table.catalog.provider(d.provider);
     if (!provider) continue;
-    const credential = d.credential === null ? table.credentials.defaultFor(d.provider) : table.credentials.get(d.credential);
+    const credential = d.credential === null ? table.credentials.defaultFor(d.provider, org) : table.credentials.get(d.credential);
     if (!credential) {
       reasons.push(`${d.provider}: no credential configured`);
       continue;

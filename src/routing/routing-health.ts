@@ -4,6 +4,7 @@
  * attempt; consulted before each one. Long-lived: it survives config reloads.
  */
 import { LRUCache } from 'lru-cache';
+import type { Secret } from '../credentials/secret.ts';
 import { CircuitBreaker, type BreakerPolicy, type BreakerState } from './breaker.ts';
 import { HealthWindow, keyOf, type DeploymentKey, type OutcomeClass } from './health.ts';
 import type { Target } from './target.ts';
@@ -62,7 +63,8 @@ export interface DeploymentHealth extends DeploymentKey {
 export class RoutingHealth {
   readonly policy: RoutingPolicy;
   readonly #deployments: LRUCache<string, Deployment>;
-  readonly #refusedCredentials = new Map<string, number>();
+  /** Credential id → the key the provider refused and until when it stays aside. */
+  readonly #refusedCredentials = new Map<string, { secret: Secret | null; until: number }>();
   readonly #random: () => number;
 
   constructor(policy: RoutingPolicy, random: () => number = Math.random) {
@@ -81,7 +83,9 @@ export class RoutingHealth {
     let waitMs: number | null = null;
     let onlyRateLimited = true;
     for (const t of order(targets, strategy, this, this.#random)) {
-      const credentialUntil = this.#refusedCredentials.get(t.credential.id) ?? 0;
+      const refusal = this.#refusedCredentials.get(t.credential.id);
+      // A rotated credential carries a new key: the refusal was for the old one.
+      const credentialUntil = refusal && refusal.secret === t.credential.secret ? refusal.until : 0;
       if (credentialUntil > now) {
         refused.push(`${t.provider.name}: credential '${t.credential.id}' was refused by the provider`);
         waitMs = Math.min(waitMs ?? Infinity, credentialUntil - now);
@@ -108,7 +112,7 @@ export class RoutingHealth {
     const { status } = outcome;
     if (status === 401 || status === 403) {
       // The credential, not the provider, is at fault.
-      this.#refusedCredentials.set(target.credential.id, now + this.policy.credential_cooldown_ms);
+      this.#refusedCredentials.set(target.credential.id, { secret: target.credential.secret, until: now + this.policy.credential_cooldown_ms });
     }
     const fault = status === null || status >= 500 || status === 429 || outcome.streamFailed === true;
     const statusClass: OutcomeClass = status === null || outcome.streamFailed || status >= 500 ? '5xx' : status >= 400 ? '4xx' : '2xx';

@@ -1,6 +1,7 @@
 /** One concrete way to serve a request: provider, upstream model name, credential, endpoint. */
 import type { ModelRecord, ProviderRecord } from '../catalog/types.ts';
 import type { Credential } from '../credentials/store.ts';
+import { credentialRegion } from '../credentials/aws/credential-string.ts';
 
 export interface Target {
   provider: ProviderRecord;
@@ -18,9 +19,12 @@ export interface Target {
 export function baseUrlFor(provider: ProviderRecord, credential: Credential): { url: string } | { missing: string } {
   const template = credential.baseUrl ?? provider.base_url;
   if (template === null) return { missing: `credential '${credential.id}' sets no base_url` };
+  // An AWS credential string names its own region, which wins over `region:` (credential-string.ts).
+  const region = credentialRegion(provider, credential);
+  if ('invalid' in region) return { missing: `credential '${credential.id}': ${region.invalid}` };
   if (template.includes('{region}')) {
-    if (credential.region === null) return { missing: `credential '${credential.id}' sets no region` };
-    return { url: trimSlash(template.replaceAll('{region}', credential.region)) };
+    if (region.region === null) return { missing: `credential '${credential.id}' sets no region` };
+    return { url: trimSlash(template.replaceAll('{region}', region.region)) };
   }
   return { url: trimSlash(template) };
 }

@@ -36,7 +36,17 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
     if (!model.operations.includes('audio_transcription')) {
       throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not transcribe audio.`, { param: 'model' });
     }
-    const target = planTargets(runtime.routing, model)[0]!;
+    ctx.admission = await services.admission.admit({
+      caller,
+      config: runtime.config,
+      model,
+      requestedModel: upload.model,
+      operation: 'audio_transcription',
+      targets: planTargets(runtime.routing, model, caller.orgId),
+      inputBytes: Number(req.headers['content-length']) || 0,
+      body: null,
+    });
+    const target = ctx.admission.targets[0]!;
     ctx.labels.provider = target.provider.name;
     const adapter = createAdapter(target);
     const up = adapter.request('audio_transcription', { model: upload.model });
@@ -51,6 +61,7 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
       services.meter.settle({
         requestId: ctx.id,
         caller,
+        admission: ctx.admission,
         api: 'unified',
         operation: 'audio_transcription',
         stream: false,

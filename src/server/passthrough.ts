@@ -12,6 +12,7 @@ import { estimated } from '../metering/usage.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
+import { redactSecrets } from '../util/redact.ts';
 import { readBody } from './body.ts';
 import { abortOnClientClose, readAll, writeWithBackpressure } from './client-stream.ts';
 import { openAIErrorBody, sendJson } from './respond.ts';
@@ -45,7 +46,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   query.delete('key');
   const caller = runtime.auth.authenticate(req.headers, queryKey);
 
-  const credential = runtime.credentials.defaultFor(provider.name);
+  const credential = runtime.credentials.defaultFor(provider.name, caller.orgId);
   if (!credential || credential.unavailable !== null) {
     throw new GatewayError('credential_unavailable', `No usable credential for provider '${provider.name}' (${credential?.unavailable ?? 'none configured'}).`);
   }
@@ -66,6 +67,17 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   ctx.labels.operation = info.operation;
   ctx.labels.model = target.model?.model_id ?? 'unknown';
 
+  ctx.admission = await services.admission.admit({
+    caller,
+    config: runtime.config,
+    model: target.model,
+    requestedModel: info.upstreamModel,
+    operation: info.operation,
+    targets: [target],
+    inputBytes: raw?.length ?? (Number(req.headers['content-length']) || 0),
+    body: raw ? safeJson(raw) : null,
+  });
+
   const search = query.toString();
   const outbound: OutboundRequest = {
     method: req.method as OutboundRequest['method'],
@@ -78,6 +90,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     services.meter.settle({
       requestId: ctx.id,
       caller,
+      admission: ctx.admission,
       api: 'native',
       operation: info.operation,
       stream: info.stream,
@@ -92,6 +105,11 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
       endedAt: performance.now(),
     });
 
+  const sentAt = performance.now();
+  // Native calls feed the same health windows and breakers as unified ones.
+  const observe = (status: number | null, firstByteAt: number | null, streamFailed = false) =>
+    services.health.observe(target, { status, latencyMs: performance.now() - sentAt, ttfbMs: firstByteAt === null ? null : firstByteAt - sentAt, streamFailed });
+
   let response;
   try {
     await applyCredential(target, outbound);
@@ -99,17 +117,31 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     response = await services.upstream.send(outbound, abort.signal);
   } catch (err) {
     const error = transportError(err, originOf(base.url));
+    if (!abort.signal.aborted) observe(null, null);
     settle(abort.signal.aborted ? 499 : error.status, abort.signal.aborted ? 'aborted' : 'upstream_error', null, null);
     throw error;
   }
   const firstByteAt = performance.now();
   const status = response.statusCode;
 
-  if (status === 401 || status === 403) {
-    // The gateway's credential was refused; the provider's text may quote part of it.
-    const error = adapter.error(status, response.headers, await readAll(response.body).catch(() => Buffer.alloc(0)));
+  if (status >= 400) {
+    const raw = await readAll(response.body).catch(() => Buffer.alloc(0));
+    const error = adapter.error(status, response.headers, raw);
+    observe(status, firstByteAt);
     settle(status, 'upstream_error', null, firstByteAt);
-    sendJson(res, error.status, openAIErrorBody(error), { 'x-request-id': ctx.id });
+    if (error.code === 'upstream_auth_failed') {
+      // The gateway's credential was refused (401/403, Gemini's API_KEY_INVALID…): the provider's
+      // text may quote part of it, and the caller's own key was fine.
+      sendJson(res, error.status, openAIErrorBody(error), { 'x-request-id': ctx.id });
+      return;
+    }
+    // Native callers get the provider's own error body, scrubbed of the managed key should it echo it.
+    const secret = credential.secret?.reveal();
+    const text = raw.toString('utf8');
+    const body = secret && text.includes(secret) ? Buffer.from(redactSecrets(text, [secret])) : raw;
+    const headers = responseHeaders(response.headers, ctx.id);
+    delete headers['content-length'];
+    res.writeHead(status, { ...headers, 'content-length': String(body.length) }).end(body);
     return;
   }
 
@@ -139,8 +171,9 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   }
   const tapped = tap.finish();
   const outcome: ExchangeOutcome =
-    status >= 400 ? 'upstream_error' : clientLeft ? 'aborted' : cut || tapped.outcome === 'truncated' ? 'truncated' : tapped.outcome === 'error' ? 'stream_error' : 'ok';
-  const usage = status >= 400 ? null : (tapped.usage ?? estimated(raw?.length ?? 0, tapped.generatedChars));
+    clientLeft ? 'aborted' : cut || tapped.outcome === 'truncated' ? 'truncated' : tapped.outcome === 'error' ? 'stream_error' : 'ok';
+  const usage = tapped.usage ?? estimated(raw?.length ?? 0, tapped.generatedChars);
+  if (!clientLeft) observe(status, firstByteAt, outcome === 'truncated' || outcome === 'stream_error');
   settle(status, outcome, usage, firstByteAt);
 }
 
@@ -151,7 +184,7 @@ function checkPath(provider: ProviderRecord, baseUrl: string, rest: string): voi
   const allowed =
     below !== null &&
     !below.split('/').some((segment) => isDotSegment(segment)) &&
-    provider.passthrough_paths.some((p) => below === p || below.startsWith(`${p}/`) || below.startsWith(`${p}:`));
+    provider.passthrough_paths.some((p) => (p.endsWith('/*') ? below.startsWith(p.slice(0, -1)) : below === p));
   if (!allowed) {
     throw new GatewayError(
       'passthrough_path_not_allowed',

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/catalog.ts';
 import { statusClass } from '../metrics/registry.ts';
+import { logAccess } from './access-log.ts';
 import { getModel, listModels } from './models.ts';
 import { passthrough } from './passthrough.ts';
 import { sendError, toGatewayError } from './respond.ts';
@@ -48,7 +49,11 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     labels: { api: 'other', operation: 'none', provider: 'none', model: 'none' },
   };
   // 'close' fires for every response, finished or cut; a cut one counts as 499 (client closed).
-  res.on('close', () => countRequest(ctx, res.writableFinished ? res.statusCode : 499));
+  res.on('close', () => {
+    const status = res.writableFinished ? res.statusCode : 499;
+    countRequest(ctx, status);
+    logAccess(ctx, req.method, status);
+  });
   try {
     await dispatch(ctx, req, res);
   } catch (err) {
@@ -57,6 +62,9 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     sendError(res, error, { 'x-request-id': ctx.id });
     // A body we refused to read is left unread: do not keep the connection.
     if (!req.complete) req.resume();
+  } finally {
+    // After the handler's last word: its charge (if any) is already in the balances.
+    ctx.admission?.release();
   }
 }
 

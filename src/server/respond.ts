@@ -1,5 +1,6 @@
-/** The one place errors are rendered: OpenAI-shaped on the proxy listener. */
+/** The one place errors are rendered: OpenAI-shaped on the proxy listener, admission denials as the flat DenialEnvelope. */
 import type { ServerResponse } from 'node:http';
+import { isDenial } from '../admission/denial.ts';
 import { GatewayError, isGatewayError } from '../errors/catalog.ts';
 import type { Logger } from '../util/log.ts';
 import { sseErrorEvent } from '../providers/sse.ts';
@@ -29,5 +30,6 @@ export function sendError(res: ServerResponse, err: GatewayError, headers: Recor
     if (!res.writableEnded) res.end(sseErrorEvent(err.code, err.message, err.details));
     return;
   }
-  sendJson(res, err.status, openAIErrorBody(err), { ...headers, ...err.headers });
+  const body = isDenial(err) ? JSON.stringify(err.envelope) : openAIErrorBody(err);
+  sendJson(res, err.status, body, { ...headers, ...err.headers });
 }

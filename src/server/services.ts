@@ -1,6 +1,8 @@
 /** What every handler may use: the live runtime snapshot and the long-lived services. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeHolder, Runtime } from '../config/runtime.ts';
+import type { Admission, AdmissionGate } from '../admission/gate.ts';
+import type { Ledger } from '../metering/ledger/ledger.ts';
 import type { Meter } from '../metering/meter.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { RoutingHealth } from '../routing/routing-health.ts';
@@ -11,6 +13,10 @@ export interface Services {
   runtime: RuntimeHolder;
   upstream: Upstream;
   meter: Meter;
+  /** Charges and wallet grants, and the balances replayed from them. */
+  ledger: Ledger;
+  /** Plan, rate-limit and credit checks before any upstream call. */
+  admission: AdmissionGate;
   metrics: Metrics;
   log: Logger;
   /** Health windows and breakers per deployment: outlives config reloads. */
@@ -26,6 +32,8 @@ export interface RequestContext {
   /** Path without the query string. */
   path: string;
   query: string;
+  /** Set by the handler once admitted; released when the handler returns (a no-op once settled). */
+  admission?: Admission;
   /** Metric labels, filled in by the handler as it learns them (catalog values only). */
   labels: { api: 'unified' | 'native' | 'other'; operation: string; provider: string; model: string };
 }

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Operation } from '../catalog/types.ts';
 import type { Caller } from '../admission/caller-auth.ts';
+import type { Admission } from '../admission/gate.ts';
 import { applyCredential } from '../credentials/backend-auth.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import type { Exchange } from '../metering/meter.ts';
@@ -36,10 +37,23 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
       throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not support ${operation}.`, { param: 'model' });
     }
     ctx.labels.model = model.model_id;
-    const plan = planTargets(runtime.routing, model);
+    if (resolution.requested.status !== 'active' && resolution.requested.status !== 'preview') {
+      ctx.services.metrics.deprecatedModelRequests.labels(resolution.requested.model_id, model.model_id).inc();
+    }
+    const admission = (ctx.admission = await ctx.services.admission.admit({
+      caller,
+      config: runtime.config,
+      model,
+      requestedModel: modelId,
+      operation,
+      targets: planTargets(runtime.routing, model, caller.orgId),
+      inputBytes: raw.length,
+      body,
+    }));
     const call: UnifiedCall = {
       ctx,
       caller,
+      admission,
       operation,
       body,
       promptChars: raw.length,
@@ -47,13 +61,15 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
       requestedModel: modelId,
       headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
     };
-    await runAttempts(call, plan, runtime.config.routes[model.model_id]?.strategy ?? 'priority', res);
+    await runAttempts(call, admission.targets, runtime.config.routes[model.model_id]?.strategy ?? 'priority', res);
   };
 }
 
 interface UnifiedCall {
   ctx: RequestContext;
   caller: Caller;
+  /** Settled by the Meter with the charge; released if no upstream was reached. */
+  admission: Admission;
   operation: Operation;
   body: Record<string, unknown>;
   /** Size of the request, for estimating prompt tokens when no usage is reported. */
@@ -241,6 +257,7 @@ function exchange(
   return {
     requestId: call.ctx.id,
     caller: call.caller,
+    admission: call.admission,
     api: 'unified',
     operation: call.operation,
     stream: call.stream,

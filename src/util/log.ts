@@ -3,19 +3,14 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+// Every header a caller or provider key travels in, wherever a headers object is logged
+// (top level, under req/res/upstream/…), plus the field names secrets go by.
+const KEY_HEADERS = ['"authorization"', '"x-api-key"', '"x-goog-api-key"', '"api-key"', '"cookie"', '"set-cookie"', '"x-amz-security-token"', '"proxy-authorization"'];
+const SECRET_FIELDS = ['secret', 'api_key', 'authorization', 'password', 'token', 'session_token', 'secret_access_key'];
+
 export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers["x-goog-api-key"]',
-  'req.headers["api-key"]',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers["x-goog-api-key"]',
-  'headers["api-key"]',
-  'secret',
-  '*.secret',
-  'api_key',
-  '*.api_key',
+  ...KEY_HEADERS.flatMap((h) => [`headers[${h}]`, `*.headers[${h}]`]),
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]),
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

@@ -9,6 +9,7 @@ import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { loadTestCatalog } from '../support/catalog.ts';
+import { proves, provesBorrowed } from '../support/capabilities.ts';
 import type { ModelRecord } from '../../src/catalog/types.ts';
 
 interface RecordedCase {
@@ -22,6 +23,8 @@ interface RecordedCase {
   reasoningSeparate?: boolean;
   /** Why a recording of another vendor stands in (SOURCES.md, "Known gaps"). */
   borrowed?: string;
+  /** What replaying this case proves, for docs/capabilities.md. */
+  evidence: () => void;
 }
 
 const catalog = loadTestCatalog();
@@ -32,22 +35,23 @@ const firstChatModel = (provider: string) => {
 };
 
 const CASES: RecordedCase[] = [
-  { provider: 'openai', model: 'gpt-4.1-nano', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt' },
-  { provider: 'groq', model: 'llama-3.3-70b-versatile', json: 'groq/groq-text.json', chunks: 'groq/groq-text.chunks.txt' },
-  { provider: 'groq', model: 'llama-3.3-70b-versatile', json: 'groq/groq-tool-call.json', chunks: 'groq/groq-tool-call.chunks.txt' },
-  { provider: 'deepseek', model: 'deepseek-chat', json: 'deepseek/deepseek-text.json', chunks: 'deepseek/deepseek-text.chunks.txt' },
-  { provider: 'deepseek', model: 'deepseek-reasoner', json: 'deepseek/deepseek-tool-call.json', chunks: 'deepseek/deepseek-tool-call.chunks.txt' },
-  { provider: 'deepseek', model: 'deepseek-reasoner', json: 'deepseek/deepseek-reasoning.json', chunks: 'deepseek/deepseek-reasoning.chunks.txt' },
-  { provider: 'xai', model: 'grok-3-mini', json: 'xai/xai-text.json', chunks: 'xai/xai-text.chunks.txt', reasoningSeparate: true },
-  { provider: 'xai', model: 'grok-3-mini', json: 'xai/xai-tool-call.json', chunks: 'xai/xai-tool-call.chunks.txt', reasoningSeparate: true },
-  { provider: 'mistral', model: 'mistral-small-latest', json: 'mistral/mistral-text.json', chunks: 'mistral/mistral-text.chunks.txt' },
-  { provider: 'mistral', model: 'mistral-small-latest', json: 'mistral/mistral-tool-call.json', chunks: 'mistral/mistral-tool-call.chunks.txt' },
-  { provider: 'cerebras', model: 'zai-glm-4.7', json: 'cerebras/cerebras-structured-output-tools.1.json', chunks: 'cerebras/cererebras-structured-output-tools.1.chunks.txt' },
-  { provider: 'perplexity', model: 'sonar', json: 'perplexity/perplexity-text.json', chunks: 'perplexity/perplexity-text.chunks.txt' },
-  { provider: 'together', model: firstChatModel('together'), json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'no Together recording exists' },
-  { provider: 'fireworks', model: firstChatModel('fireworks'), json: 'groq/groq-tool-call.json', chunks: 'deepseek/deepseek-text.chunks.txt', borrowed: 'no Fireworks recording exists' },
-  { provider: 'openrouter', model: 'openrouter/claude-sonnet-4.6', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'no OpenRouter recording exists' },
-  { provider: 'openai-compatible', model: 'local-llama', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'vLLM speaks the OpenAI wire' },
+  { provider: 'openai', model: 'gpt-4.1-nano', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', evidence: () => proves('openai', 'chat', 'stream') },
+  { provider: 'groq', model: 'llama-3.3-70b-versatile', json: 'groq/groq-text.json', chunks: 'groq/groq-text.chunks.txt', evidence: () => proves('groq', 'chat', 'stream') },
+  { provider: 'groq', model: 'llama-3.3-70b-versatile', json: 'groq/groq-tool-call.json', chunks: 'groq/groq-tool-call.chunks.txt', evidence: () => proves('groq', 'tools', 'streaming_tools') },
+  { provider: 'deepseek', model: 'deepseek-chat', json: 'deepseek/deepseek-text.json', chunks: 'deepseek/deepseek-text.chunks.txt', evidence: () => proves('deepseek', 'chat', 'stream') },
+  { provider: 'deepseek', model: 'deepseek-reasoner', json: 'deepseek/deepseek-tool-call.json', chunks: 'deepseek/deepseek-tool-call.chunks.txt', evidence: () => proves('deepseek', 'tools', 'streaming_tools', 'thinking') },
+  { provider: 'deepseek', model: 'deepseek-reasoner', json: 'deepseek/deepseek-reasoning.json', chunks: 'deepseek/deepseek-reasoning.chunks.txt', evidence: () => proves('deepseek', 'thinking') },
+  { provider: 'xai', model: 'grok-3-mini', json: 'xai/xai-text.json', chunks: 'xai/xai-text.chunks.txt', reasoningSeparate: true, evidence: () => proves('xai', 'chat', 'stream', 'thinking') },
+  { provider: 'xai', model: 'grok-3-mini', json: 'xai/xai-tool-call.json', chunks: 'xai/xai-tool-call.chunks.txt', reasoningSeparate: true, evidence: () => proves('xai', 'tools', 'streaming_tools') },
+  { provider: 'mistral', model: 'mistral-small-latest', json: 'mistral/mistral-text.json', chunks: 'mistral/mistral-text.chunks.txt', evidence: () => proves('mistral', 'chat', 'stream') },
+  { provider: 'mistral', model: 'mistral-small-latest', json: 'mistral/mistral-tool-call.json', chunks: 'mistral/mistral-tool-call.chunks.txt', evidence: () => proves('mistral', 'tools', 'streaming_tools') },
+  { provider: 'mistral', model: 'magistral-medium-2507', json: 'mistral/mistral-reasoning.json', chunks: 'mistral/mistral-reasoning.chunks.txt', evidence: () => proves('mistral', 'thinking') },
+  { provider: 'cerebras', model: 'zai-glm-4.7', json: 'cerebras/cerebras-structured-output-tools.1.json', chunks: 'cerebras/cererebras-structured-output-tools.1.chunks.txt', evidence: () => proves('cerebras', 'chat', 'stream', 'tools', 'streaming_tools', 'thinking') },
+  { provider: 'perplexity', model: 'sonar', json: 'perplexity/perplexity-text.json', chunks: 'perplexity/perplexity-text.chunks.txt', evidence: () => proves('perplexity', 'chat', 'stream') },
+  { provider: 'together', model: firstChatModel('together'), json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'no Together recording exists', evidence: () => provesBorrowed('together', 'chat', 'stream') },
+  { provider: 'fireworks', model: firstChatModel('fireworks'), json: 'groq/groq-tool-call.json', chunks: 'deepseek/deepseek-text.chunks.txt', borrowed: 'no Fireworks recording exists', evidence: () => provesBorrowed('fireworks', 'chat', 'stream', 'tools') },
+  { provider: 'openrouter', model: 'openrouter/claude-sonnet-4.6', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'no OpenRouter recording exists', evidence: () => provesBorrowed('openrouter', 'chat', 'stream') },
+  { provider: 'openai-compatible', model: 'local-llama', json: 'openai/openai-text.json', chunks: 'openai/openai-text.chunks.txt', borrowed: 'vLLM speaks the OpenAI wire', evidence: () => provesBorrowed('openai-compatible', 'chat', 'stream') },
 ];
 
 /** What a recording says the caller should end up with. */
@@ -56,6 +60,7 @@ function expectedFromJson(path: string) {
   const message = body.choices[0].message;
   return {
     content: textOf(message.content),
+    reasoning: message.reasoning_content ?? message.reasoning ?? thinkingOf(message.content),
     toolCalls: (message.tool_calls ?? []).map((t: any) => ({ name: t.function.name, arguments: t.function.arguments })),
     usage: body.usage,
   };
@@ -63,6 +68,7 @@ function expectedFromJson(path: string) {
 
 function expectedFromChunks(path: string) {
   let content = '';
+  let reasoning = '';
   const calls: { name: string; arguments: string }[] = [];
   let usage: any = null;
   for (const line of chunkLines(path)) {
@@ -71,6 +77,7 @@ function expectedFromChunks(path: string) {
     const delta = chunk.choices?.[0]?.delta;
     if (!delta) continue;
     content += textOf(delta.content);
+    reasoning += delta.reasoning_content ?? delta.reasoning ?? thinkingOf(delta.content);
     for (const [i, call] of (delta.tool_calls ?? []).entries()) {
       const index = call.index ?? i;
       calls[index] ??= { name: '', arguments: '' };
@@ -78,7 +85,7 @@ function expectedFromChunks(path: string) {
       calls[index].arguments += call.function?.arguments ?? '';
     }
   }
-  return { content, toolCalls: calls, usage };
+  return { content, reasoning, toolCalls: calls, usage };
 }
 
 /** Mistral's reasoning models send content as an array of parts; the text parts are the answer. */
@@ -86,6 +93,12 @@ function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) return content.filter((p) => p.type === 'text').map((p) => p.text).join('');
   return '';
+}
+
+/** …and the thinking parts (each a list of text parts) are its reasoning. */
+function thinkingOf(content: unknown): string {
+  if (!Array.isArray(content)) return '';
+  return content.filter((p) => p.type === 'thinking').flatMap((p) => p.thinking).map((t: any) => t.text).join('');
 }
 
 function billedTokens(c: RecordedCase, usage: any) {
@@ -143,8 +156,11 @@ describe('unified chat API over OpenAI-compatible vendors, replaying recordings'
         tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: {} } } }],
       });
 
-      const message = completion.choices[0]!.message;
+      c.evidence();
+      const message = completion.choices[0]!.message as typeof completion.choices[0]['message'] & { reasoning_content?: string; reasoning?: string };
+      assert.ok(message.content == null || typeof message.content === 'string', 'content is a string (or absent), as OpenAI callers expect');
       assert.equal(textOf(message.content), expected.content);
+      assert.equal(message.reasoning_content ?? message.reasoning ?? '', expected.reasoning, 'reasoning reaches the caller');
       assert.deepEqual(
         (message.tool_calls ?? []).map((t) => (t.type === 'function' ? { name: t.function.name, arguments: t.function.arguments } : null)),
         expected.toolCalls,
@@ -179,12 +195,14 @@ describe('unified chat API over OpenAI-compatible vendors, replaying recordings'
         stream: true,
       });
       let content = '';
+      let reasoning = '';
       const calls: { name: string; arguments: string }[] = [];
       let usageChunkSeen = false;
       for await (const chunk of stream) {
         if (chunk.choices.length === 0 && chunk.usage) usageChunkSeen = true;
-        const delta = chunk.choices[0]?.delta;
+        const delta = chunk.choices[0]?.delta as (typeof chunk.choices)[0]['delta'] & { reasoning_content?: string; reasoning?: string } | undefined;
         content += textOf(delta?.content);
+        reasoning += delta?.reasoning_content ?? delta?.reasoning ?? '';
         for (const call of delta?.tool_calls ?? []) {
           // The SDK's own accumulator keys deltas by index: every delta must carry one.
           assert.equal(typeof call.index, 'number', 'streamed tool-call deltas carry an index');
@@ -195,7 +213,9 @@ describe('unified chat API over OpenAI-compatible vendors, replaying recordings'
           calls[index].arguments += call.function?.arguments ?? '';
         }
       }
+      c.evidence();
       assert.equal(content, expected.content);
+      assert.equal(reasoning, expected.reasoning, 'streamed reasoning reaches the caller');
       assert.deepEqual(calls, expected.toolCalls);
 
       const compat = catalog.provider(c.provider)!.openai_compat!;
@@ -246,6 +266,7 @@ describe('unified chat API over OpenAI-compatible vendors, replaying recordings'
   });
 
   test('vision content parts reach the upstream unchanged', async () => {
+    proves('openai', 'vision');
     upstream.reset();
     upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
     const content = [

@@ -11,6 +11,7 @@ import { toFile } from 'openai';
 import { fixtureJson } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { proves } from '../support/capabilities.ts';
 
 /** Parses a multipart body the way a provider would, to check what the upstream received. */
 async function formOf(seen: { headers: Record<string, unknown>; body: Buffer }): Promise<FormData> {
@@ -31,6 +32,7 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
   });
 
   test('embeddings: the recording comes back, prompt tokens are metered, completion forced to 0', async () => {
+    proves('openai', 'embeddings');
     upstream.reset();
     const recorded = fixtureJson('openai/openai-embedding.json');
     upstream.on('POST', '/v1/embeddings', { json: recorded });
@@ -54,6 +56,7 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
   });
 
   test('image generation returns the recorded images', async () => {
+    proves('openai', 'images');
     upstream.reset();
     const recorded = fixtureJson('openai/openai-image.json');
     upstream.on('POST', '/v1/images/generations', { json: recorded });
@@ -65,6 +68,7 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
   });
 
   test('audio transcription from the SDK (file part first): spooled, relayed, model rewritten, spool cleaned', async () => {
+    proves('openai', 'audio');
     upstream.reset();
     const recorded = fixtureJson('openai/openai-transcription.json');
     upstream.on('POST', '/v1/audio/transcriptions', { json: recorded });
@@ -91,6 +95,7 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
   });
 
   test('audio transcription with the model field first streams straight through; text answers pass as text', async () => {
+    proves('groq', 'audio');
     upstream.reset();
     const recorded = fixtureJson('groq/groq-transcription-text.json');
     upstream.on('POST', '/openai/v1/audio/transcriptions', { body: recorded.body, headers: recorded.headers });
@@ -142,6 +147,8 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
     assert.equal(response.headers.get('sunset'), new Date(deprecated.sunset_date!).toUTCString());
     assert.equal(upstream.last().json().model, served.upstream_model);
     assert.ok(data.choices[0]!.message.content);
+    const counted = new RegExp(`tollbooth_deprecated_model_requests_total\\{requested_model="${deprecated.model_id.replace(/\./g, '\\.')}",served_model="${served.model_id.replace(/\./g, '\\.')}"\\} 1`);
+    assert.match(await gw.metrics(), counted);
   });
 
   test('auth none: a trusted loopback sidecar serves without a key, under its default org', async () => {

@@ -4,13 +4,14 @@
  * upstream, and a few caller keys.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import type { UsageRecord } from '../../src/metering/record.ts';
+import type { Logger } from '../../src/util/log.ts';
 import type { Catalog } from '../../src/catalog/catalog.ts';
 import type { FakeUpstream } from './fake-upstream.ts';
 import { CATALOG_DIR, loadTestCatalog } from './catalog.ts';
@@ -21,6 +22,8 @@ export const CALLER_KEYS = {
   member: 'tb-test-member-key',
   owner: 'tb-test-owner-key',
   otherOrg: 'tb-test-globex-key',
+  /** The platform team: grants credits to any org. */
+  operator: 'tb-test-operator-key',
 } as const;
 
 /** What the fake upstream must see: the provider key Tollbooth injects, per provider. */
@@ -52,6 +55,8 @@ export interface TestGatewayOptions {
   /** Credential fields to override, by provider. */
   credentials?: Record<string, Record<string, unknown>>;
   env?: Record<string, string>;
+  /** A logger to capture the sidecar's JSON log lines (the config's `log.level` is silent otherwise). */
+  logger?: Logger;
 }
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
@@ -80,6 +85,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     keys: [
       { id: 'acme-app', org: 'acme', role: 'member', hash: sha(CALLER_KEYS.member) },
       { id: 'acme-owner', org: 'acme', role: 'owner', hash: sha(CALLER_KEYS.owner) },
+      { id: 'platform-operator', org: 'acme', role: 'operator', hash: sha(CALLER_KEYS.operator) },
       { id: 'globex-app', org: 'globex', role: 'member', hash: sha(CALLER_KEYS.otherOrg) },
     ],
     credentials,
@@ -88,7 +94,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   };
   const file = join(dir, 'tollbooth.yaml');
   writeFileSync(file, stringify(config));
-  const gateway = await startGateway(file, { env });
+  const gateway = await startGateway(file, { env, ...(options.logger ? { logger: options.logger } : {}) });
   return {
     gateway,
     url: gateway.proxyUrl,
@@ -97,12 +103,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     openai: (key = CALLER_KEYS.member, extra = {}) => new OpenAI({ apiKey: key, baseURL: `${gateway.proxyUrl}/v1`, maxRetries: 0, ...extra }),
     async usage() {
       await gateway.recorder.flush();
-      const path = join(dir, 'data', 'usage.jsonl');
-      if (!existsSync(path)) return [];
-      return readFileSync(path, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as UsageRecord);
+      return ledgerCharges(join(dir, 'data'));
     },
     catalog: () => gateway.services.runtime.current.catalog,
     async metrics() {
@@ -113,6 +114,17 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The ledger's charge entries (files `ledger-NNNNNN.jsonl`, in order), as the UsageRecords they carry. */
+export function ledgerCharges(ledgerDir: string): UsageRecord[] {
+  if (!existsSync(ledgerDir)) return [];
+  const files = readdirSync(ledgerDir).filter((f) => /^ledger-\d+\.jsonl$/.test(f)).sort();
+  return files
+    .flatMap((f) => readFileSync(join(ledgerDir, f), 'utf8').split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line))
+    .filter((entry) => entry.type === 'charge')
+    .map(({ type, seq, prev_hash, hash, period, from_allowance, from_wallet, ...record }) => record as UsageRecord);
 }
 
 /** Provider name → catalog base URL. */

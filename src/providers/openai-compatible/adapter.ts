@@ -10,7 +10,7 @@ import { jsonBodyTap } from '../body-tap.ts';
 import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
 import { upstreamError } from '../upstream-error.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
-import { completeToolCalls } from './tool-calls.ts';
+import { normalize } from './normalize.ts';
 import { usageField, usageFromOpenAI } from './usage.ts';
 
 const PATHS: Record<Operation, string> = {
@@ -58,7 +58,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
       if (typeof parsed !== 'object' || parsed === null) return { body: raw, usage: null };
       const body = parsed as Record<string, unknown>;
       const usage = usageFromOpenAI(usageField(body), compat, operation === 'embeddings');
-      if (compat?.tool_calls_incomplete && completeToolCalls(body, { nextIndex: 0 })) return { body: JSON.stringify(body), usage };
+      if (compat && normalize(compat, body, { nextIndex: 0 })) return { body: JSON.stringify(body), usage };
       // The vendor already speaks the unified shape: its bytes go to the client unchanged.
       return { body: raw, usage };
     },

@@ -1,16 +1,14 @@
 /**
  * OpenAI-compatible SSE: forwarded event by event, with usage read on the way. Only chunks that
- * carry a usage object are parsed; the rest are scanned, not decoded.
+ * carry a usage object are parsed; the rest are scanned once (chunk-scan.ts), not decoded.
  */
 import type { OpenAICompat } from '../../catalog/types.ts';
 import type { Usage } from '../../metering/usage.ts';
 import type { StreamOutcome, StreamTranslator, UsageTap } from '../contract.ts';
-import { createSseReader, hasObjectField, sseErrorEvent, sseEvent, stringFieldChars } from '../sse.ts';
-import { completeToolCalls } from './tool-calls.ts';
+import { createSseReader, sseErrorEvent, sseEvent } from '../sse.ts';
+import { scanChunk } from './chunk-scan.ts';
+import { needsNormalizing, normalize } from './normalize.ts';
 import { usageField, usageFromOpenAI } from './usage.ts';
-
-const GENERATED_FIELDS = ['"content"', '"reasoning_content"', '"reasoning"', '"arguments"', '"delta"'];
-const FINISHED = /"finish_reason"\s*:\s*"|"type"\s*:\s*"response\.completed"/;
 
 export interface OpenAIStreamOptions {
   compat: OpenAICompat | null;
@@ -75,21 +73,22 @@ export class OpenAIStream implements StreamTranslator {
     }
     // Errors inside a 200 stream: `event: error` (Groq) or a chunk with an error object (OpenAI,
     // OpenRouter, whose error chunk may be the only one with usage).
-    const failed = event === 'error' || hasObjectField(data, '"error"') || data.includes('"type":"response.failed"');
+    const facts = scanChunk(data);
+    const failed = event === 'error' || facts.errorObject || facts.failedResponse;
     if (failed) this.outcome = 'error';
     else {
-      for (const field of GENERATED_FIELDS) this.generatedChars += stringFieldChars(data, field);
-      if (!this.#sawFinish && FINISHED.test(data)) this.#sawFinish = true;
+      this.generatedChars += facts.generatedChars;
+      if (facts.finished) this.#sawFinish = true;
     }
 
     let out = data;
-    const fixTools = this.#options.emit && this.#options.compat?.tool_calls_incomplete === true && data.includes('"tool_calls"');
-    if (fixTools || hasObjectField(data, '"usage"')) {
+    const needsFix = this.#options.emit && needsNormalizing(this.#options.compat, data);
+    if (needsFix || facts.usageObject) {
       const chunk = safeParse(data);
       const usage = chunk ? usageFromOpenAI(usageField(chunk), this.#options.compat) : null;
       if (usage) this.usage = usage;
       if (this.#options.hideUsageChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return;
-      if (fixTools && chunk && completeToolCalls(chunk, this.#toolCalls)) out = JSON.stringify(chunk);
+      if (needsFix && chunk && normalize(this.#options.compat!, chunk, this.#toolCalls)) out = JSON.stringify(chunk);
     }
     if (this.#options.emit) this.#out += sseEvent(out, failed ? event : undefined);
   }

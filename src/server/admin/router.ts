@@ -79,7 +79,7 @@ function authenticateAdmin(runtime: Runtime, req: IncomingMessage): Caller {
     throw new GatewayError('forbidden', 'X-Organization-ID is required on management endpoints.');
   }
   const caller = runtime.auth.authenticate({ authorization: req.headers.authorization, 'x-organization-id': req.headers['x-organization-id'] });
-  if (caller.role !== 'owner' && caller.role !== 'admin') {
+  if (caller.role === 'member') {
     throw new GatewayError('forbidden', 'This endpoint needs the owner or admin role.');
   }
   return caller;

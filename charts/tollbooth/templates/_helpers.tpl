@@ -1,0 +1,245 @@
+{{/*
+Named templates shared by this chart's own objects and by an app chart that injects Tollbooth into
+its pods as a native sidecar. Every public template takes a root context (`.`): this chart's own,
+or the app chart's, where Tollbooth's values are `.Values.tollbooth` (the dependency's name).
+Names and paths therefore never depend on `.Chart`, which is the app's chart in the latter case.
+*/}}
+
+{{/* Object names: "<release>-tollbooth", or the release name when it already says tollbooth. */}}
+{{- define "tollbooth.fullname" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if $v.fullnameOverride -}}
+{{- $v.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains "tollbooth" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-tollbooth" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end }}
+
+{{- define "tollbooth.selectorLabels" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+app.kubernetes.io/name: {{ $v.nameOverride | default "tollbooth" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of this chart's own objects (rendered in this chart's context only). */}}
+{{- define "tollbooth.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "tollbooth.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: llm-gateway
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "tollbooth.image" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if $v.image.digest -}}
+{{- printf "%s@%s" $v.image.repository $v.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $v.image.repository $v.image.tag -}}
+{{- end -}}
+{{- end }}
+
+{{/* Where the app reaches the proxy: loopback in sidecar mode, the Service standalone. */}}
+{{- define "tollbooth.proxyUrl" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if eq $v.mode "sidecar" -}}
+{{- printf "http://127.0.0.1:%v" $v.ports.proxy -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc:%v" (include "tollbooth.fullname" .) .Release.Namespace $v.ports.proxy -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+tollbooth.yaml: the `config` value, with the parts the chart owns filled in (listeners, the catalog
+next to it in the ConfigMap, the ledger directory on its volume).
+*/}}
+{{- define "tollbooth.configFile" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- $sidecar := eq $v.mode "sidecar" -}}
+{{- $cfg := deepCopy $v.config -}}
+{{- $proxy := dict "host" ($v.listen.proxyHost | default (ternary "127.0.0.1" "0.0.0.0" $sidecar)) "port" $v.ports.proxy -}}
+{{- $ops := dict "host" ($v.listen.opsHost | default "0.0.0.0") "port" $v.ports.ops -}}
+{{- $_ := set $cfg "listeners" (dict "proxy" $proxy "ops" $ops) -}}
+{{- $_ = set $cfg "catalog" "./catalog" -}}
+{{- $ledger := deepCopy ($cfg.ledger | default dict) -}}
+{{- $_ = set $ledger "dir" $v.ledger.mountPath -}}
+{{- $_ = set $cfg "ledger" $ledger -}}
+{{- toYaml $cfg -}}
+{{- end }}
+
+{{/*
+The catalog files bundled with the chart (files/catalog → config/catalog of the repository), one
+path per line. A test keeps this list equal to the directory.
+*/}}
+{{- define "tollbooth.bundledCatalog" -}}
+providers.yaml
+models/anthropic.yaml
+models/azure.yaml
+models/bedrock.yaml
+models/cerebras.yaml
+models/cohere.yaml
+models/deepseek.yaml
+models/fireworks.yaml
+models/gemini.yaml
+models/groq.yaml
+models/mistral.yaml
+models/openai.yaml
+models/openrouter.yaml
+models/perplexity.yaml
+models/together.yaml
+models/xai.yaml
+{{- end }}
+
+{{/* Catalog paths (below catalog/) in the ConfigMap: the bundled ones and `catalog.files`, one per line. */}}
+{{- define "tollbooth.catalogPaths" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- $paths := list -}}
+{{- if $v.catalog.bundled -}}
+{{- $paths = splitList "\n" (include "tollbooth.bundledCatalog" .) -}}
+{{- end -}}
+{{- range $path, $_ := $v.catalog.files -}}
+{{- $paths = append $paths $path -}}
+{{- end -}}
+{{- $paths | uniq | sortAlpha | join "\n" -}}
+{{- end }}
+
+{{/* ConfigMap keys cannot hold "/": catalog/models/openai.yaml is stored as catalog--models--openai.yaml. */}}
+{{- define "tollbooth.catalogKey" -}}
+{{- printf "catalog--%s" (replace "/" "--" .) -}}
+{{- end }}
+
+{{/* A digest of everything in the ConfigMap, for rolloutOnConfigChange. */}}
+{{- define "tollbooth.configChecksum" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- printf "%s\n%s\n%s" (include "tollbooth.configFile" .) (toYaml $v.catalog) $v.image.tag | sha256sum -}}
+{{- end }}
+
+{{/* Pod annotations Tollbooth needs; an app chart includes them in its pod template's annotations. */}}
+{{- define "tollbooth.podAnnotations" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if $v.rolloutOnConfigChange -}}
+checksum/tollbooth-config: {{ include "tollbooth.configChecksum" . }}
+{{- end -}}
+{{- end }}
+
+{{/*
+The pod volumes Tollbooth mounts. The ConfigMap is one directory volume (never subPath): the kubelet
+swaps its `..data` link atomically and Tollbooth reloads. `items` lays catalog keys out as files.
+*/}}
+{{- define "tollbooth.volumes" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+- name: tollbooth-config
+  configMap:
+    name: {{ include "tollbooth.fullname" . }}
+    items:
+      - key: tollbooth.yaml
+        path: tollbooth.yaml
+      {{- range $path := splitList "\n" (include "tollbooth.catalogPaths" .) }}
+      - key: {{ include "tollbooth.catalogKey" $path }}
+        path: {{ printf "catalog/%s" $path }}
+      {{- end }}
+- name: tollbooth-ledger
+  {{- if $v.ledger.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ $v.ledger.persistence.existingClaim | default (printf "%s-ledger" (include "tollbooth.fullname" .)) }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ $v.ledger.sizeLimit }}
+  {{- end }}
+- name: tollbooth-tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- range $m := $v.secrets.mounts }}
+- name: {{ printf "tollbooth-secret-%s" $m.name }}
+  secret:
+    secretName: {{ $m.secretName }}
+    optional: {{ $m.optional | default false }}
+{{- end }}
+{{- end }}
+
+{{/* The Tollbooth container, as a list item. Takes (dict "root" <root context> "sidecar" <bool>). */}}
+{{- define "tollbooth.container" -}}
+{{- $root := .root -}}
+{{- $sidecar := .sidecar -}}
+{{- $v := $root.Values.tollbooth | default $root.Values -}}
+- name: tollbooth
+  image: {{ include "tollbooth.image" $root }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  {{- if $sidecar }}
+  # A native sidecar: started before the app containers, running beside them, stopped after them.
+  restartPolicy: Always
+  {{- end }}
+  args: [serve, --config, /etc/tollbooth/tollbooth.yaml]
+  ports:
+    {{- if not $sidecar }}
+    - name: tollbooth
+      containerPort: {{ $v.ports.proxy }}
+      protocol: TCP
+    {{- end }}
+    - name: tollbooth-ops
+      containerPort: {{ $v.ports.ops }}
+      protocol: TCP
+  {{- if or $v.secrets.env $v.extraEnv }}
+  env:
+    {{- range $e := $v.secrets.env }}
+    - name: {{ $e.name }}
+      valueFrom:
+        secretKeyRef:
+          name: {{ $e.secretName }}
+          key: {{ $e.key }}
+          optional: {{ $e.optional | default false }}
+    {{- end }}
+    {{- with $v.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- end }}
+  volumeMounts:
+    - name: tollbooth-config
+      mountPath: /etc/tollbooth
+      readOnly: true
+    - name: tollbooth-ledger
+      mountPath: {{ $v.ledger.mountPath }}
+    - name: tollbooth-tmp
+      mountPath: /tmp
+    {{- range $m := $v.secrets.mounts }}
+    - name: {{ printf "tollbooth-secret-%s" $m.name }}
+      mountPath: {{ $m.mountPath }}
+      readOnly: true
+    {{- end }}
+  # Liveness waits for this; in sidecar mode the app's containers wait for it too.
+  startupProbe:
+    httpGet: { path: /readyz, port: tollbooth-ops }
+    periodSeconds: {{ $v.probes.startup.periodSeconds }}
+    failureThreshold: {{ $v.probes.startup.failureThreshold }}
+    timeoutSeconds: {{ $v.probes.startup.timeoutSeconds }}
+  livenessProbe:
+    httpGet: { path: /healthz, port: tollbooth-ops }
+    periodSeconds: {{ $v.probes.liveness.periodSeconds }}
+    failureThreshold: {{ $v.probes.liveness.failureThreshold }}
+    timeoutSeconds: {{ $v.probes.liveness.timeoutSeconds }}
+  readinessProbe:
+    httpGet: { path: /readyz, port: tollbooth-ops }
+    periodSeconds: {{ $v.probes.readiness.periodSeconds }}
+    failureThreshold: {{ $v.probes.readiness.failureThreshold }}
+    timeoutSeconds: {{ $v.probes.readiness.timeoutSeconds }}
+  {{- with $v.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $v.securityContext | nindent 4 }}
+  {{- if and (not $sidecar) $v.standalone.preStopSleepSeconds }}
+  lifecycle:
+    # Keep serving while the endpoint removal reaches every proxy, then SIGTERM drains in-flight calls.
+    preStop:
+      exec:
+        command: [sleep, {{ $v.standalone.preStopSleepSeconds | quote }}]
+  {{- end }}
+{{- end }}
+
+{{/* For an app chart: the entry to put under the pod's `initContainers`. */}}
+{{- define "tollbooth.sidecar" -}}
+{{- include "tollbooth.container" (dict "root" . "sidecar" true) -}}
+{{- end }}

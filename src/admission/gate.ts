@@ -1,0 +1,218 @@
+/**
+ * The admission gate, between model resolution and the first upstream call. In order:
+ *   1. plan: the model and at least one serving provider must be in the org's plan (else 403);
+ *   2. rate limits: RPM and TPM per key and per org, taken all at once (else 429 + Retry-After);
+ *   3. credits: the request's worst-case charge is held against what the org can spend
+ *      (allowance left this period + wallet − what other requests hold), else 402.
+ * BYOK-only requests hold nothing (they are still rate-limited). The returned Admission is settled
+ * with the charge the Meter recorded (the hold is released and the TPM count set to the reported
+ * tokens) or released when no upstream was reached.
+ */
+import type { Caller } from './caller-auth.ts';
+import type { ModelRecord, Operation } from '../catalog/types.ts';
+import type { TollboothConfig } from '../config/types.ts';
+import { formatCredits } from '../metering/credits.ts';
+import type { Allowance, OrgBalance } from '../metering/ledger/accounts.ts';
+import type { UsageRecord } from '../metering/record.ts';
+import type { Metrics } from '../metrics/registry.ts';
+import type { Target } from '../routing/target.ts';
+import type { CounterStore, Draw } from './counter-store.ts';
+import { DenialError, type DenialEnvelope } from './denial.ts';
+import { likelyTokens, requestedMaxTokens, worstCaseCharge } from './estimate.ts';
+import { planOf, type Limits, type OrgPlan } from './plans.ts';
+
+export interface AdmissionRequest {
+  caller: Caller;
+  /** The config snapshot the request runs under. */
+  config: TollboothConfig;
+  /** The catalog model that will serve (null: a passthrough call naming a model the catalog lacks). */
+  model: ModelRecord | null;
+  /** What the caller named (a plan listing it admits its replacement too). */
+  requestedModel: string | null;
+  operation: Operation;
+  /** Deployments that may serve, in fallback order. */
+  targets: Target[];
+  /** Size of the request body (or upload) in bytes. */
+  inputBytes: number;
+  /** The request body, for the caller's max_tokens (null for uploads). */
+  body: unknown;
+}
+
+export interface BalanceSource {
+  balance(org: string, allowance: Allowance | null, now: Date): OrgBalance;
+}
+
+export interface GateOptions {
+  balances: BalanceSource;
+  store: CounterStore;
+  metrics?: Metrics;
+  /** ms clock (tests move it). */
+  now?: () => number;
+}
+
+interface TaggedDraw extends Draw {
+  layer: 'org' | 'key';
+  subject: string;
+  unit: 'rpm' | 'tpm';
+}
+
+export class AdmissionGate {
+  readonly #balances: BalanceSource;
+  readonly #store: CounterStore;
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+
+  constructor(options: GateOptions) {
+    this.#balances = options.balances;
+    this.#store = options.store;
+    this.#metrics = options.metrics;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get store(): CounterStore {
+    return this.#store;
+  }
+
+  async admit(req: AdmissionRequest): Promise<Admission> {
+    const org = req.caller.orgId;
+    const plan = planOf(req.config, org);
+    if (!plan) return new Admission(this.#store, org, req.targets, 0n, [], 0);
+    const targets = this.#checkPlan(plan, req);
+
+    const maxTokens = requestedMaxTokens(req.body);
+    const tokens = likelyTokens(req.inputBytes, maxTokens);
+    const draws = rateDraws(plan, req.caller, tokens);
+    const now = this.#now();
+    const taken = await this.#store.take(draws, now);
+    if (!taken.ok) throw this.#deny(rateDenial(draws[taken.index]!, taken.level), Math.max(1, Math.ceil(taken.waitMs / 1000)));
+
+    const hold = worstCaseCharge({ model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens }, targets.map((t) => t.credential.billing));
+    if (hold > 0n) {
+      const { spendable } = this.#balances.balance(org, plan.allowance, new Date(now));
+      const held = await this.#store.hold(org, hold, spendable);
+      if (!held.ok) {
+        await this.#store.adjust(draws.map((d) => ({ ...d, cost: -d.cost })), now);
+        const available = formatCredits(spendable > held.held ? spendable - held.held : 0n);
+        throw this.#deny({
+          code: 'credits_exhausted',
+          layer: 'org',
+          key: org,
+          current: available,
+          limit: formatCredits(hold),
+          reason: `This request may cost up to ${formatCredits(hold)} credits and the organization '${org}' has ${available} available (allowance left this period + wallet − credits held by requests in flight).`,
+        });
+      }
+    }
+    return new Admission(this.#store, org, targets, hold, draws.filter((d) => d.unit === 'tpm'), tokens, this.#now);
+  }
+
+  /** The plan's allow-lists: the deployments left to try, or a 403. */
+  #checkPlan(plan: OrgPlan, req: AdmissionRequest): Target[] {
+    const org = req.caller.orgId;
+    // The id the caller named counts too, so a plan keeps working when a deprecated model reroutes.
+    // A native call that names no model (a model listing) has nothing to refuse.
+    const listed = (id: string | null | undefined) => id != null && plan.models!.has(id);
+    const named = req.model !== null || req.requestedModel !== null;
+    if (plan.models && named && !listed(req.model?.model_id) && !listed(req.requestedModel)) {
+      const asked = req.model?.model_id ?? req.requestedModel ?? 'unknown';
+      throw this.#deny({
+        code: 'model_not_in_plan',
+        layer: 'org',
+        key: org,
+        current: asked,
+        limit: [...plan.models],
+        reason: `The model '${asked}' is not in the plan '${plan.name}' of organization '${org}'.`,
+      });
+    }
+    if (!plan.providers) return req.targets;
+    const allowed = req.targets.filter((t) => plan.providers!.has(t.provider.name));
+    if (allowed.length === 0) {
+      const providers = [...new Set(req.targets.map((t) => t.provider.name))];
+      throw this.#deny({
+        code: 'provider_not_in_plan',
+        layer: 'org',
+        key: org,
+        current: providers,
+        limit: [...plan.providers],
+        reason: `The plan '${plan.name}' of organization '${org}' does not allow ${providers.join(', ')}.`,
+      });
+    }
+    return allowed;
+  }
+
+  #deny(envelope: DenialEnvelope, retryAfterSeconds?: number): DenialError {
+    this.#metrics?.admissionDenials.labels(envelope.code, envelope.layer).inc();
+    return new DenialError(envelope, retryAfterSeconds);
+  }
+}
+
+function rateDraws(plan: OrgPlan, caller: Caller, tokens: number): TaggedDraw[] {
+  const draws: TaggedDraw[] = [];
+  const add = (layer: 'org' | 'key', subject: string, limits: Limits) => {
+    if (limits.rpm) draws.push({ key: `rpm:${layer}:${subject}`, cost: 1, rule: limits.rpm, layer, subject, unit: 'rpm' });
+    if (limits.tpm) draws.push({ key: `tpm:${layer}:${subject}`, cost: tokens, rule: limits.tpm, layer, subject, unit: 'tpm' });
+  };
+  if (caller.keyId !== null) add('key', caller.keyId, plan.perKey);
+  add('org', caller.orgId, plan.perOrg);
+  return draws;
+}
+
+function rateDenial(draw: TaggedDraw, level: number): DenialEnvelope {
+  const limit = draw.rule.capacity;
+  const what = draw.unit === 'rpm' ? 'requests' : 'tokens';
+  const who = draw.layer === 'key' ? `key '${draw.subject}'` : `organization '${draw.subject}'`;
+  return {
+    code: draw.unit === 'rpm' ? 'rpm_exceeded' : 'tpm_exceeded',
+    layer: draw.layer,
+    key: draw.subject,
+    current: Math.max(0, Math.round(limit - level)),
+    limit,
+    reason: `The ${who} is limited to ${limit} ${what} per minute${draw.unit === 'tpm' ? ` and this request counts ${draw.cost}` : ''}; retry after the Retry-After delay.`,
+  };
+}
+
+/** One admitted request: settle it with its charge, or release it when no upstream was reached. */
+export class Admission {
+  readonly targets: Target[];
+  readonly #store: CounterStore;
+  readonly #org: string;
+  readonly #hold: bigint;
+  readonly #tpmDraws: TaggedDraw[];
+  readonly #countedTokens: number;
+  readonly #now: () => number;
+  #done = false;
+
+  constructor(store: CounterStore, org: string, targets: Target[], hold: bigint, tpmDraws: TaggedDraw[], countedTokens: number, now: () => number = Date.now) {
+    this.#store = store;
+    this.#org = org;
+    this.targets = targets;
+    this.#hold = hold;
+    this.#tpmDraws = tpmDraws;
+    this.#countedTokens = countedTokens;
+    this.#now = now;
+  }
+
+  /** Credits held for this request, in pico-credits. */
+  get hold(): bigint {
+    return this.#hold;
+  }
+
+  /** The Meter recorded the charge (already in the balances): drop the hold, count the real tokens. */
+  settle(record: UsageRecord): UsageRecord {
+    this.#finish(record.prompt_tokens + record.completion_tokens);
+    return record;
+  }
+
+  /** No upstream was reached: nothing to charge, nothing counted. Safe to call after settle. */
+  release(): void {
+    this.#finish(0);
+  }
+
+  #finish(tokens: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#hold > 0n) void this.#store.release(this.#org, this.#hold);
+    const delta = tokens - this.#countedTokens;
+    if (delta !== 0 && this.#tpmDraws.length > 0) void this.#store.adjust(this.#tpmDraws.map((d) => ({ ...d, cost: delta })), this.#now());
+  }
+}

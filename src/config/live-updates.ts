@@ -1,0 +1,75 @@
+/**
+ * Everything that changes a running gateway without a restart, wired together: the config reload
+ * (watched ConfigMap, SIGHUP), the rotation of file-sourced secrets (watched Secrets), and the org
+ * credentials of the admin API. They all change the gateway the same way: a new Runtime swapped in
+ * RuntimeHolder, so a request keeps the snapshot it started with.
+ */
+import { CredentialRotator, type RotationResult } from '../credentials/rotation.ts';
+import { OrgCredentials } from '../credentials/org-credentials.ts';
+import { CredentialStore } from '../credentials/store.ts';
+import type { CredentialVault, StoredCredential } from '../credentials/vault.ts';
+import type { Services } from '../server/services.ts';
+import { ConfigReloader, type ReloadResult } from './reload.ts';
+
+export interface LiveUpdates {
+  credentials: OrgCredentials;
+  /** Reloads the config, then re-checks every mounted secret (what SIGHUP does). */
+  reload(trigger: string): Promise<ReloadResult & { secrets: Record<string, RotationResult> }>;
+  close(): void;
+}
+
+/** The org credentials stored in the vault, as the store a first runtime is built upon. */
+export function storedCredentials(vault: CredentialVault): { store: CredentialStore; records: StoredCredential[] } {
+  const loaded = vault.load();
+  return {
+    store: new CredentialStore(loaded.map(({ record, secret }) => OrgCredentials.credentialOf(record, secret))),
+    records: loaded.map(({ record }) => record),
+  };
+}
+
+export interface LiveUpdateOptions {
+  configFile: string;
+  services: Services;
+  vault: CredentialVault;
+  /** What the vault held at start (see storedCredentials). */
+  records: StoredCredential[];
+  env: NodeJS.ProcessEnv;
+  /** Whether a reload may change the log level (not when the logger was handed in, as tests do). */
+  ownsLogger: boolean;
+}
+
+export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
+  const { services, vault } = options;
+  const { runtime: holder, upstream, metrics, log } = services;
+  const send = upstream.send.bind(upstream);
+  const rotator = new CredentialRotator({ holder, send, metrics, log });
+  const reloader = new ConfigReloader({
+    file: options.configFile,
+    holder,
+    env: options.env,
+    log,
+    metrics,
+    onSwap(runtime) {
+      rotator.sync(runtime);
+      // Wallet grants added to the YAML are recorded once, like those present at start.
+      void services.ledger.applyConfigGrants(runtime.config.orgs).catch((err: unknown) => log.error({ err }, 'config wallet grants could not be recorded'));
+      if (options.ownsLogger) log.level = runtime.config.log.level;
+    },
+  });
+  if (vault.unavailable !== null) {
+    log.info({ path: vault.path, reason: vault.unavailable }, 'the credential API cannot store credentials until credential_store.key is set');
+  } else {
+    log.info({ path: vault.path, credentials: options.records.length }, 'credential store opened');
+  }
+  return {
+    credentials: new OrgCredentials({ vault, holder, send, metrics, log }, options.records),
+    async reload(trigger) {
+      const result = reloader.reload(trigger);
+      return { ...result, secrets: await rotator.checkAll() };
+    },
+    close() {
+      reloader.close();
+      rotator.close();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Org balances, rebuilt by replaying the ledger and kept current as entries are appended.
+ *
+ * Spend order: a charge is paid from the org's allowance for the period it falls in (UTC day or
+ * month) until that is used up, then from the wallet. The split is decided when the charge is
+ * appended and written into the entry (`from_allowance`, `from_wallet`), so a replay never depends
+ * on the plan in force today. Wallet = grants − wallet parts of charges. All amounts are BigInt
+ * pico-credits (see ../credits.ts).
+ */
+import { parseCredits } from '../credits.ts';
+import type { LedgerEntry } from './entry.ts';
+
+export type Period = 'daily' | 'monthly';
+
+export interface Allowance {
+  pico: bigint;
+  period: Period;
+}
+
+/** The allowance period a timestamp falls in: "2026-05" (monthly) or "2026-05-14" (daily), UTC. */
+export function periodKey(period: Period, at: Date | string): string {
+  // Entry timestamps are already toISOString() output (UTC, Z): sliced as they are.
+  const iso = typeof at === 'string' ? (at.endsWith('Z') ? at : new Date(at).toISOString()) : at.toISOString();
+  return period === 'monthly' ? iso.slice(0, 7) : iso.slice(0, 10);
+}
+
+interface Account {
+  granted: bigint;
+  wallet: bigint;
+  charged: bigint;
+  /** Period key → allowance spent in it. */
+  allowanceUsed: Map<string, bigint>;
+  grantIds: Set<string>;
+}
+
+export interface Split {
+  period: string | null;
+  fromAllowance: bigint;
+  fromWallet: bigint;
+}
+
+export interface OrgBalance {
+  period: string | null;
+  allowance: bigint;
+  allowanceUsed: bigint;
+  allowanceRemaining: bigint;
+  wallet: bigint;
+  granted: bigint;
+  charged: bigint;
+  /** allowance remaining + wallet (may be negative when a settled charge exceeded its estimate). */
+  spendable: bigint;
+}
+
+export class Accounts {
+  readonly #orgs = new Map<string, Account>();
+
+  #account(org: string): Account {
+    let account = this.#orgs.get(org);
+    if (!account) {
+      account = { granted: 0n, wallet: 0n, charged: 0n, allowanceUsed: new Map(), grantIds: new Set() };
+      this.#orgs.set(org, account);
+    }
+    return account;
+  }
+
+  orgs(): string[] {
+    return [...this.#orgs.keys()];
+  }
+
+  /** Applies one entry (replay, or a live append). */
+  apply(entry: LedgerEntry): void {
+    const account = this.#account(entry.org);
+    if (entry.type === 'grant') {
+      const credits = parseCredits(entry.credits);
+      account.granted += credits;
+      account.wallet += credits;
+      account.grantIds.add(entry.grant_id);
+      return;
+    }
+    const fromAllowance = parseCredits(entry.from_allowance);
+    account.charged += parseCredits(entry.credits);
+    account.wallet -= parseCredits(entry.from_wallet);
+    if (entry.period !== null && fromAllowance > 0n) {
+      account.allowanceUsed.set(entry.period, (account.allowanceUsed.get(entry.period) ?? 0n) + fromAllowance);
+    }
+  }
+
+  /** How a charge of `pico` at `at` is paid under `allowance` (spend order: allowance, then wallet). */
+  split(org: string, pico: bigint, allowance: Allowance | null, at: string): Split {
+    if (allowance === null) return { period: null, fromAllowance: 0n, fromWallet: pico };
+    const period = periodKey(allowance.period, at);
+    const used = this.#orgs.get(org)?.allowanceUsed.get(period) ?? 0n;
+    const left = allowance.pico > used ? allowance.pico - used : 0n;
+    const fromAllowance = pico < left ? pico : left;
+    return { period, fromAllowance, fromWallet: pico - fromAllowance };
+  }
+
+  hasGrant(org: string, grantId: string): boolean {
+    return this.#orgs.get(org)?.grantIds.has(grantId) ?? false;
+  }
+
+  balance(org: string, allowance: Allowance | null, now: Date): OrgBalance {
+    const account = this.#orgs.get(org);
+    const period = allowance ? periodKey(allowance.period, now) : null;
+    const allowancePico = allowance?.pico ?? 0n;
+    const used = period !== null ? (account?.allowanceUsed.get(period) ?? 0n) : 0n;
+    const remaining = allowancePico > used ? allowancePico - used : 0n;
+    const wallet = account?.wallet ?? 0n;
+    return {
+      period,
+      allowance: allowancePico,
+      allowanceUsed: used,
+      allowanceRemaining: remaining,
+      wallet,
+      granted: account?.granted ?? 0n,
+      charged: account?.charged ?? 0n,
+      spendable: remaining + wallet,
+    };
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Ledger entries and their line format.
+ *
+ * One entry per line (JSON Lines, UTF-8, `\n`-terminated). A line is the entry's canonical JSON
+ * without `hash` (keys sorted by UTF-16 code unit, no whitespace, JSON.stringify's number and
+ * string forms: RFC 8785 for the value types entries hold), with `"hash":"<sha256 hex>"` appended
+ * as the last member. `hash` = sha256 over exactly those canonical bytes, so a verifier needs
+ * no JSON library to check it: strip the `,"hash":"…"` suffix, close the brace, hash.
+ * `seq` counts from 1 with no gap across files; `prev_hash` is the previous entry's `hash`
+ * (64 zeros for the first entry ever).
+ */
+import { createHash } from 'node:crypto';
+import type { UsageRecord } from '../record.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+interface Chained {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One metered exchange (every UsageRecord field) and how its credits were paid. */
+export interface ChargeEntry extends Chained, UsageRecord {
+  type: 'charge';
+  /** The allowance period the charge fell in ("2026-05" monthly, "2026-05-14" daily); null without allowance. */
+  period: string | null;
+  /** Exact decimal credits paid from the period allowance and from the wallet; they sum to `credits`. */
+  from_allowance: string;
+  from_wallet: string;
+}
+
+/** Credits added to an org's wallet, by config or by the admin API. */
+export interface GrantEntry extends Chained {
+  type: 'grant';
+  ts: string;
+  org: string;
+  kind: 'grant' | 'top_up';
+  /** Unique per org: a config grant or an admin request with the same id is applied once. */
+  grant_id: string;
+  credits: string;
+  source: 'config' | 'admin';
+  /** The admin key that made it (null for config grants). */
+  by: string | null;
+  note: string;
+}
+
+export type LedgerEntry = ChargeEntry | GrantEntry;
+
+/** An entry as handed to the ledger: the chain fields are the ledger's to fill. */
+export type EntryBody = Omit<ChargeEntry, keyof Chained> | Omit<GrantEntry, keyof Chained>;
+
+/** Canonical JSON: sorted keys, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = sortedKeys(obj);
+  // Entries are flat: copied in key order, the engine's own JSON.stringify writes them canonically.
+  if (keys.every((k) => obj[k] === null || typeof obj[k] !== 'object')) {
+    const ordered: Record<string, unknown> = {};
+    for (const k of keys) ordered[k] = obj[k];
+    return JSON.stringify(ordered);
+  }
+  const members: string[] = [];
+  for (const key of keys) {
+    if (obj[key] !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(obj[key])}`);
+  }
+  return `{${members.join(',')}}`;
+}
+
+/** Sorted key lists by shape (`type`, key count): sorting would otherwise dominate sealing an entry. */
+const SORTED_KEYS = new Map<string, string[]>();
+
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  const shape = `${String(obj.type)}:${keys.length}`;
+  const cached = SORTED_KEYS.get(shape);
+  // Same count and every cached key present: the same key set.
+  if (cached && cached.every((k) => k in obj)) return cached;
+  keys.sort();
+  if (SORTED_KEYS.size < 64) SORTED_KEYS.set(shape, keys);
+  return keys;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+const HASH_MEMBER = ',"hash":"';
+
+/** Chains `body` after (`seq - 1`, `prevHash`): the entry and its line (with the trailing newline). */
+export function sealEntry(body: EntryBody, seq: number, prevHash: string): { entry: LedgerEntry; line: string } {
+  const entry = { ...body, seq, prev_hash: prevHash } as LedgerEntry;
+  const canonical = canonicalJson(entry);
+  entry.hash = sha256Hex(canonical);
+  return { entry, line: `${canonical.slice(0, -1)}${HASH_MEMBER}${entry.hash}"}\n` };
+}
+
+/** `,"hash":"` + 64 hex digits + `"}`. */
+const SUFFIX_LENGTH = HASH_MEMBER.length + 64 + 2;
+
+export type LineCheck = { ok: true; entry: LedgerEntry } | { ok: false; why: string; entry: LedgerEntry | null };
+
+/**
+ * Checks one line (without its newline) on its own: shape and hash, over the line's exact bytes.
+ * The chain (seq, prev_hash) is the caller's.
+ */
+export function checkLine(line: string): LineCheck {
+  let entry: LedgerEntry;
+  try {
+    entry = JSON.parse(line) as LedgerEntry;
+  } catch {
+    return { ok: false, why: 'not valid JSON', entry: null };
+  }
+  if (typeof entry !== 'object' || entry === null || !Number.isSafeInteger(entry.seq) || typeof entry.prev_hash !== 'string') {
+    return { ok: false, why: 'not a ledger entry (no seq/prev_hash)', entry: null };
+  }
+  const at = line.length - SUFFIX_LENGTH;
+  const hash = line.slice(at + HASH_MEMBER.length, -2);
+  if (at < 1 || !line.startsWith(HASH_MEMBER, at) || !line.endsWith('"}') || !/^[0-9a-f]{64}$/.test(hash)) {
+    return { ok: false, why: 'no trailing "hash" member', entry };
+  }
+  if (sha256Hex(`${line.slice(0, at)}}`) !== hash) return { ok: false, why: 'hash does not match the entry: the line was edited', entry };
+  return { ok: true, entry };
+}

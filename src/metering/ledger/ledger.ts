@@ -1,0 +1,197 @@
+/**
+ * The ledger: an append-only, hash-chained JSON-lines record of every charge and wallet grant, and
+ * the balances that are its replay. It is the gateway's UsageRecorder: every metered exchange
+ * becomes one charge entry, paid from the org's period allowance first, then its wallet.
+ *
+ * On open: the chain is walked and checked (a broken chain refuses to open, naming the file and
+ * line), a torn last line is quarantined and reported, balances are rebuilt, and appending resumes
+ * after the last good entry.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { OrgConfig } from '../../config/types.ts';
+import type { Metrics } from '../../metrics/registry.ts';
+import type { Logger } from '../../util/log.ts';
+import { formatCredits, parseCredits } from '../credits.ts';
+import type { UsageRecord, UsageRecorder } from '../record.ts';
+import { Accounts, type Allowance, type OrgBalance } from './accounts.ts';
+import { describeProblem, walkChain, type ChainProblem } from './chain.ts';
+import type { GrantEntry } from './entry.ts';
+import { quarantineTornTail, type TornReport } from './quarantine.ts';
+import { LedgerWriter, type Appended } from './writer.ts';
+
+export interface LedgerOptions {
+  dir: string;
+  maxFileBytes?: number;
+  commitWindowMs?: number;
+  /** The allowance the org's plan grants now (null: none), for splitting a charge. */
+  allowanceOf?: (org: string) => Allowance | null;
+  metrics?: Metrics;
+  log?: Logger;
+}
+
+export interface GrantRequest {
+  org: string;
+  pico: bigint;
+  kind: GrantEntry['kind'];
+  grantId: string;
+  source: GrantEntry['source'];
+  by: string | null;
+  note: string;
+}
+
+export class LedgerCorruptError extends Error {
+  readonly problems: ChainProblem[];
+
+  constructor(dir: string, problems: ChainProblem[]) {
+    super(
+      `the ledger in ${dir} fails verification (${problems.length} problem(s)); refusing to append to a broken chain. ` +
+        `First: ${describeProblem(problems[0]!)}. Run \`tollbooth ledger verify --dir ${dir}\`.`,
+    );
+    this.name = 'LedgerCorruptError';
+    this.problems = problems;
+  }
+}
+
+export class Ledger implements UsageRecorder {
+  readonly dir: string;
+  readonly accounts: Accounts;
+  /** What was set aside at open, if a crash had torn the last line. */
+  readonly torn: TornReport | null;
+  readonly #writer: LedgerWriter;
+  readonly #allowanceOf: (org: string) => Allowance | null;
+  readonly #grants: Map<string, GrantEntry>;
+  readonly #log: Logger | undefined;
+
+  private constructor(dir: string, writer: LedgerWriter, accounts: Accounts, grants: Map<string, GrantEntry>, torn: TornReport | null, options: LedgerOptions) {
+    this.dir = dir;
+    this.#writer = writer;
+    this.accounts = accounts;
+    this.#grants = grants;
+    this.torn = torn;
+    this.#allowanceOf = options.allowanceOf ?? (() => null);
+    this.#log = options.log;
+  }
+
+  static async open(options: LedgerOptions): Promise<Ledger> {
+    const { dir, metrics, log } = options;
+    await mkdir(dir, { recursive: true });
+    const accounts = new Accounts();
+    const grants = new Map<string, GrantEntry>();
+    const walk = walkChain(dir, (entry) => {
+      accounts.apply(entry);
+      if (entry.type === 'grant') grants.set(grantKey(entry.org, entry.grant_id), entry);
+    });
+    if (walk.problems.length > 0) throw new LedgerCorruptError(dir, walk.problems);
+    let torn: TornReport | null = null;
+    if (walk.torn) {
+      torn = await quarantineTornTail(dir, walk.torn);
+      metrics?.ledgerTornTails.inc();
+      log?.warn({ ledger: torn }, `ledger: a torn last line (${torn.bytes} bytes, never acknowledged) was set aside to ${torn.quarantinedTo}`);
+    }
+    const writer = await LedgerWriter.open(
+      {
+        dir,
+        maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
+        commitWindowMs: options.commitWindowMs ?? 2,
+        onCommit: metrics
+          ? ({ entries, bytes, seconds }) => {
+              metrics.ledgerBatchEntries.observe(entries);
+              metrics.ledgerBytes.inc(bytes);
+              metrics.ledgerCommitSeconds.observe(seconds);
+            }
+          : undefined,
+        onRotate: (file) => log?.info({ file }, 'ledger: rotated to a new file'),
+        onFailure: (err) => log?.error({ err }, 'ledger: a write failed; appending has stopped until restart'),
+      },
+      walk.head,
+      walk.segments.at(-1) ?? null,
+    );
+    log?.info({ dir, entries: walk.entries, head_seq: walk.head.seq, files: walk.segments.length }, 'ledger: replayed');
+    return new Ledger(dir, writer, accounts, grants, torn, options);
+  }
+
+  /** UsageRecorder: one charge entry per metered exchange. Never throws into the request path. */
+  record(record: UsageRecord): void {
+    try {
+      this.charge(record);
+    } catch (err) {
+      // Only after close (a request outliving the drain): say loudly which charge is missing.
+      this.#log?.error({ err, charge: record }, 'ledger: a charge could not be appended');
+    }
+  }
+
+  charge(record: UsageRecord): Appended {
+    const pico = parseCredits(record.credits);
+    const split = this.accounts.split(record.org, pico, this.#allowanceOf(record.org), record.ts);
+    return this.#append({
+      type: 'charge',
+      ...record,
+      period: split.period,
+      from_allowance: formatCredits(split.fromAllowance),
+      from_wallet: formatCredits(split.fromWallet),
+    });
+  }
+
+  /** Adds credits to a wallet once per (org, grant id); a repeat returns the entry already recorded. */
+  grant(request: GrantRequest): { entry: GrantEntry; created: boolean; acked: Promise<void> } {
+    const existing = this.#grants.get(grantKey(request.org, request.grantId));
+    if (existing) return { entry: existing, created: false, acked: this.flush() };
+    const appended = this.#append({
+      type: 'grant',
+      ts: new Date().toISOString(),
+      org: request.org,
+      kind: request.kind,
+      grant_id: request.grantId,
+      credits: formatCredits(request.pico),
+      source: request.source,
+      by: request.by,
+      note: request.note,
+    });
+    const entry = appended.entry as GrantEntry;
+    this.#grants.set(grantKey(entry.org, entry.grant_id), entry);
+    return { entry, created: true, acked: appended.acked };
+  }
+
+  /** Records the config's wallet grants that the ledger does not hold yet. */
+  applyConfigGrants(orgs: readonly Pick<OrgConfig, 'id' | 'wallet'>[]): Promise<void> {
+    for (const org of orgs) {
+      for (const g of org.wallet.grants) {
+        if (this.accounts.hasGrant(org.id, g.id)) continue;
+        this.grant({ org: org.id, pico: parseCredits(String(g.credits)), kind: 'grant', grantId: g.id, source: 'config', by: null, note: g.note });
+        this.#log?.info({ org: org.id, grant_id: g.id, credits: String(g.credits) }, 'ledger: config grant recorded');
+      }
+    }
+    return this.flush();
+  }
+
+  balance(org: string, now = new Date()): OrgBalance {
+    return this.accounts.balance(org, this.#allowanceOf(org), now);
+  }
+
+  get head() {
+    return this.#writer.head;
+  }
+
+  /** Why appending stopped (a write or fsync failed), if it did. */
+  get failure(): Error | null {
+    return this.#writer.failure;
+  }
+
+  flush(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.#writer.close();
+  }
+
+  #append(body: Parameters<LedgerWriter['append']>[0]): Appended {
+    const appended = this.#writer.append(body);
+    this.accounts.apply(appended.entry);
+    return appended;
+  }
+}
+
+function grantKey(org: string, grantId: string): string {
+  return `${org}\0${grantId}`;
+}

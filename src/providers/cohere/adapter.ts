@@ -1,0 +1,81 @@
+/**
+ * The Cohere v2 adapter: unified chat ↔ /v2/chat and unified embeddings ↔ /v2/embed, and the native
+ * passthrough (cohere-ai's CohereClientV2 pointed at /cohere) described and tapped for usage.
+ * The bearer credential comes from the catalog, not from here.
+ */
+import type { Operation } from '../../catalog/types.ts';
+import { GatewayError } from '../../errors/catalog.ts';
+import { reported } from '../../metering/usage.ts';
+import type { Target } from '../../routing/target.ts';
+import { jsonBodyTap } from '../body-tap.ts';
+import type { NativeRequestInfo, ProviderAdapter } from '../contract.ts';
+import { upstreamError } from '../upstream-error.ts';
+import { parseUpstreamJson } from '../unified/completion.ts';
+import { wantsStreamUsage } from '../unified/request-fields.ts';
+import { streamTap } from '../unified/translated-stream.ts';
+import { chatRequest } from './chat-request.ts';
+import { completionFromChat } from './chat-response.ts';
+import { embeddingsFromCohere, embedRequest } from './embed.ts';
+import { CohereStream } from './stream.ts';
+import { usageFromCohere } from './usage.ts';
+
+/** Cohere answers a refused API key with 498 ("invalid api token"), not 401. */
+const INVALID_TOKEN = 498;
+
+export function createCohereAdapter(target: Target): ProviderAdapter {
+  let includeUsage = false;
+  let base64 = false;
+  /** Set by describeNative: a passthrough call Cohere does not bill by tokens (models list). */
+  let unbilled = false;
+
+  return {
+    request(operation, body) {
+      const stream = operation === 'chat' && body.stream === true;
+      includeUsage = wantsStreamUsage(body);
+      base64 = body.encoding_format === 'base64';
+      let payload: Record<string, unknown>;
+      if (operation === 'chat') payload = chatRequest(body, target);
+      else if (operation === 'embeddings') payload = embedRequest(body, target);
+      else throw new GatewayError('operation_not_supported', `Cohere serves chat and embeddings, not ${operation}.`, { param: 'model' });
+      return {
+        method: 'POST',
+        path: operation === 'chat' ? '/v2/chat' : '/v2/embed',
+        headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
+        body: JSON.stringify(payload),
+      };
+    },
+
+    response(operation, raw) {
+      const body = parseUpstreamJson(target, raw);
+      return operation === 'embeddings' ? embeddingsFromCohere(body, target, base64) : completionFromChat(target, body);
+    },
+
+    stream: () => new CohereStream(target, { emit: true, includeUsage, model: target.upstreamModel }),
+
+    error: (status, headers, raw) => upstreamError(target, status === INVALID_TOKEN ? 401 : status, headers, raw),
+
+    describeNative(path, body): NativeRequestInfo {
+      const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      const operation = operationOf(path);
+      unbilled = operation === null;
+      return { operation: operation ?? 'chat', upstreamModel: typeof b.model === 'string' ? b.model : null, stream: b.stream === true };
+    },
+
+    tap(info, contentType) {
+      if (unbilled) return jsonBodyTap(() => reported(0, 0));
+      if (contentType.includes('text/event-stream')) {
+        return streamTap(new CohereStream(target, { emit: false, includeUsage: false, model: target.upstreamModel }));
+      }
+      // Chat bills in `usage`, embed (and rerank) in `meta`; both carry billed_units.
+      return jsonBodyTap((body) => usageFromCohere(body.usage ?? body.meta, info.operation === 'embeddings'));
+    },
+  };
+}
+
+/** null: not an inference call. Rerank has no operation of its own; it is input-only, like embed. */
+function operationOf(path: string): Operation | null {
+  const p = path.split('?')[0]!;
+  if (/\/v2\/chat\/?$/.test(p)) return 'chat';
+  if (/\/v2\/(embed|rerank)\/?$/.test(p)) return 'embeddings';
+  return null;
+}

@@ -1,0 +1,44 @@
+/**
+ * The credential API on the ops listener (the router checks the admin key, its role owner/admin and
+ * X-Organization-ID): an org's own provider keys, created, tested, listed, rotated and deleted.
+ * Responses show a fingerprint, never a secret.
+ */
+import { parseCredentialInput } from '../../credentials/auth-data.ts';
+import type { OrgCredentials } from '../../credentials/org-credentials.ts';
+import type { Verification } from '../../credentials/verify.ts';
+import type { AdminRouter } from './router.ts';
+
+export function registerCredentialRoutes(admin: AdminRouter, credentials: OrgCredentials): void {
+  admin.add('POST', '/credentials', async ({ caller, runtime, body }) => {
+    const input = parseCredentialInput(await body(), runtime.catalog, { nameRequired: true });
+    return { status: 201, body: await credentials.create(caller.orgId, input) };
+  });
+
+  admin.add('POST', '/credentials/test-temporary', async ({ caller, runtime, body }) => {
+    const input = parseCredentialInput(await body(), runtime.catalog, { nameRequired: false });
+    return { body: { provider_name: input.provider.name, ...verdict(await credentials.test(caller.orgId, input)) } };
+  });
+
+  admin.add('GET', '/credentials', async ({ caller, query }) => {
+    const provider = query.get('provider_name');
+    const list = credentials.list(caller.orgId).filter((c) => provider === null || c.provider_name === provider);
+    return { body: { credentials: list } };
+  });
+
+  admin.add('GET', '/credentials/{id}', async ({ caller, params }) => ({ body: credentials.get(caller.orgId, params.id!) }));
+
+  admin.add('DELETE', '/credentials/{id}', async ({ caller, params }) => {
+    await credentials.remove(caller.orgId, params.id!);
+    return { body: { id: params.id, deleted: true } };
+  });
+
+  admin.add('POST', '/credentials/{id}/rotate', async ({ caller, params, body }) => {
+    const { credential, verification } = await credentials.rotate(caller.orgId, params.id!, (await body()).auth_data);
+    return { body: { ...credential, verification: verdict(verification) } };
+  });
+}
+
+/** A verification as the API reports it: `is_valid` plus the result and, when not valid, why. */
+function verdict(v: Verification): { is_valid: boolean; result: Verification['result']; detail: string | null } {
+  return { is_valid: v.result === 'valid', result: v.result, detail: v.result === 'valid' ? null : v.reason };
+}

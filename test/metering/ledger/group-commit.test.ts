@@ -1,0 +1,70 @@
+/**
+ * Group commit: under load one fsync carries many entries; at low load an entry waits the commit
+ * window and one fsync, no more; appending itself never waits on the disk; an acknowledgement means
+ * the entry is in the file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { Ledger } from '../../../src/metering/ledger/ledger.ts';
+import { createMetrics } from '../../../src/metrics/registry.ts';
+import { usageRecord } from './records.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollbooth-commit-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function metricValue(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(match, `${name} is exported`);
+  return Number(match[1]);
+}
+
+describe('ledger group commit', () => {
+  test('under load, one fsync carries many entries', async () => {
+    const metrics = createMetrics();
+    const ledger = await Ledger.open({ dir, metrics, commitWindowMs: 2 });
+    const n = 3000;
+    for (let i = 0; i < n; i++) ledger.record(usageRecord(i));
+    await ledger.flush();
+    await ledger.close();
+    const text = await metrics.registry.metrics();
+    const fsyncs = metricValue(text, 'tollbooth_ledger_fsync_batch_entries_count');
+    assert.equal(metricValue(text, 'tollbooth_ledger_fsync_batch_entries_sum'), n);
+    assert.ok(fsyncs <= n / 100, `${n} entries took ${fsyncs} fsyncs`);
+    const bytes = readFileSync(join(dir, 'ledger-000001.jsonl')).length;
+    assert.equal(metricValue(text, 'tollbooth_ledger_bytes_total'), bytes);
+  });
+
+  test('at low load an entry is acknowledged after the commit window and one fsync; appending does not wait', async () => {
+    const windowMs = 20;
+    const ledger = await Ledger.open({ dir, commitWindowMs: windowMs });
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now();
+      const { entry, acked } = ledger.charge(usageRecord(i));
+      const appendMs = performance.now() - start;
+      await acked;
+      const ackMs = performance.now() - start;
+      assert.ok(appendMs < windowMs, `append returned in ${appendMs.toFixed(2)} ms`);
+      assert.ok(ackMs >= windowMs - 1, `the entry waited the commit window for company (${ackMs.toFixed(1)} ms)`);
+      assert.ok(ackMs < windowMs + 500, `acknowledged within the window plus one fsync (${ackMs.toFixed(1)} ms)`);
+      const onDisk = readFileSync(join(dir, 'ledger-000001.jsonl'), 'utf8').trimEnd().split('\n');
+      assert.equal(JSON.parse(onDisk.at(-1)!).hash, entry.hash, 'an acknowledged entry is in the file');
+    }
+    await ledger.close();
+  });
+
+  test('flush() resolves once everything appended so far is in the file', async () => {
+    const ledger = await Ledger.open({ dir, commitWindowMs: 10_000 });
+    for (let i = 0; i < 10; i++) ledger.record(usageRecord(i));
+    const start = performance.now();
+    await ledger.flush();
+    assert.ok(performance.now() - start < 5_000, 'flush does not wait out the commit window');
+    assert.equal(readFileSync(join(dir, 'ledger-000001.jsonl'), 'utf8').trimEnd().split('\n').length, 10);
+    await ledger.close();
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * Evidence for the capability matrix (docs/capabilities.md). A test that replays a provider's
+ * recording through the real sidecar says which capabilities it proves with `proves(...)`; the
+ * matrix generator finds these calls in the test sources, and a ✓ appears only where one exists.
+ */
+import type { Capability } from '../../src/catalog/types.ts';
+
+export const CAPABILITIES = ['chat', 'stream', 'tools', 'streaming_tools', 'vision', 'thinking', 'embeddings', 'images', 'audio'] as const satisfies readonly Capability[];
+
+type Cap = (typeof CAPABILITIES)[number];
+
+/** Marks the enclosing test as evidence that `provider` supports `capabilities` through the unified API. */
+export function proves(provider: string, ...capabilities: Cap[]): void {
+  if (capabilities.length === 0) throw new Error('proves() needs at least one capability');
+  void provider;
+}
+
+/** The same, where no recording of this provider exists and another vendor's recording stands in. */
+export function provesBorrowed(provider: string, ...capabilities: Cap[]): void {
+  proves(provider, ...capabilities);
+}
