@@ -56,7 +56,8 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
       upstreamOrigin: upstream.origin,
       dir,
       logLevel: variant.logLevel ?? options.logLevel,
-      nodeArgs: [...ctx.tollboothNodeArgs, ...variant.nodeArgs],
+      // --profile profiles the main Tollbooth only.
+      nodeArgs: variant.nodeArgs,
       root: variant.root,
       name: `tollbooth:${variant.name}`,
     });
@@ -127,12 +128,10 @@ async function runCase(ctx: BenchContext, generator: LoadGenerator, benchCase: B
   }
   const live = subjects.filter((s) => results.get(s.name)!.status === 'ok');
 
-  if (benchCase.stream) {
-    for (const subject of live) {
-      const request = isTollbooth(subject.name) ? benchCase.tollbooth : benchCase.native;
-      const warmup = Math.min(20, options.firstChunkSamples);
-      results.get(subject.name)!.firstChunk = await firstChunkTimes(subject.origin, request, options.firstChunkSamples, warmup, signal);
-    }
+  if (benchCase.stream && live.length > 0) {
+    const targets = live.map((s) => ({ key: s.name, origin: s.origin, request: isTollbooth(s.name) ? benchCase.tollbooth : benchCase.native }));
+    const times = await firstChunkTimes(targets, options.firstChunkSamples, Math.min(50, options.firstChunkSamples), signal);
+    for (const [name, result] of times) results.get(name)!.firstChunk = result;
   }
 
   for (const connections of options.connections) {

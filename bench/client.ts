@@ -30,26 +30,36 @@ export async function probe(origin: string, request: HttpRequest): Promise<Answe
   }
 }
 
-export async function firstChunkTimes(origin: string, request: HttpRequest, samples: number, warmup: number, signal: AbortSignal): Promise<FirstChunkResult> {
-  const client = new Client(origin, { ...TIMEOUTS, pipelining: 1 });
-  const first: number[] = [];
-  const total: number[] = [];
+/**
+ * Times the first body byte for several targets, one request to each in turn (round-robin on one
+ * keep-alive connection per target), so a burst of background load on this shared machine hits
+ * every target alike instead of whichever was being timed.
+ */
+export async function firstChunkTimes<K>(
+  targets: { key: K; origin: string; request: HttpRequest }[],
+  samples: number,
+  warmup: number,
+  signal: AbortSignal,
+): Promise<Map<K, FirstChunkResult>> {
+  const runs = targets.map((t) => ({ ...t, client: new Client(t.origin, { ...TIMEOUTS, pipelining: 1 }), first: [] as number[], total: [] as number[] }));
   try {
     for (let i = 0; i < warmup + samples && !signal.aborted; i++) {
-      const started = performance.now();
-      const { statusCode, body } = await client.request({ ...request, signal });
-      let firstAt = -1;
-      for await (const _chunk of body) if (firstAt < 0) firstAt = performance.now();
-      const endedAt = performance.now();
-      if (statusCode !== 200) throw new Error(`status ${statusCode}`);
-      if (i < warmup) continue;
-      first.push((firstAt - started) * 1000);
-      total.push((endedAt - started) * 1000);
+      for (const run of runs) {
+        const started = performance.now();
+        const { statusCode, body } = await run.client.request({ ...run.request, signal });
+        let firstAt = -1;
+        for await (const _chunk of body) if (firstAt < 0) firstAt = performance.now();
+        const endedAt = performance.now();
+        if (statusCode !== 200) throw new Error(`${run.origin}: status ${statusCode}`);
+        if (i < warmup) continue;
+        run.first.push((firstAt - started) * 1000);
+        run.total.push((endedAt - started) * 1000);
+      }
     }
   } finally {
-    await client.close();
+    await Promise.all(runs.map((r) => r.client.close()));
   }
-  return { samples: first.length, p50Us: median(first), p50TotalUs: median(total) };
+  return new Map(runs.map((r) => [r.key, { samples: r.first.length, p50Us: median(r.first), p50TotalUs: median(r.total) }]));
 }
 
 export function median(values: number[]): number {

@@ -86,14 +86,13 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const survivors = group.survivors();
   if (options.profile) run.profile = latestProfile(profileDir, startedAt);
-  if (options.ledger && existsSync(join(BENCH, 'ledger.ts'))) run.ledger = await ledgerSection(group, options);
+  if (options.ledger && existsSync(join(BENCH, 'ledger.ts'))) run.ledger = await runLedgerBench(group, options);
+  const survivors = group.survivors();
 
   const rendered = renderRun(run);
   process.stdout.write(`\n${rendered}\n`);
   if (run.profile) process.stdout.write(`\nTollbooth CPU profile (${run.profile}):\n${summarizeProfile(run.profile)}\n`);
-  if (run.ledger) process.stdout.write(`\n#### Ledger (bench/ledger.ts)\n\n${run.ledger}\n`);
 
   const stamp = run.date.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
   const jsonPath = options.out ?? (options.write ? join(BENCH, 'results', `${stamp}.json`) : null);
@@ -102,8 +101,7 @@ async function main(): Promise<number> {
     log(`wrote ${jsonPath}`);
   }
   if (options.write && jsonPath) {
-    const withLedger = run.ledger ? `${rendered}\n\n#### Ledger (bench/ledger.ts)\n\n${run.ledger}` : rendered;
-    updateResultsMarkdown(join(BENCH, 'RESULTS.md'), run, withLedger, jsonPath.startsWith(ROOT) ? jsonPath.slice(ROOT.length) : jsonPath);
+    updateResultsMarkdown(join(BENCH, 'RESULTS.md'), run, rendered, jsonPath.startsWith(ROOT) ? jsonPath.slice(ROOT.length) : jsonPath);
     log('updated bench/RESULTS.md');
   }
   const problems = [...checkRun(run, options), ...survivors.map((c) => `${c.name} pid=${c.pid} is still running`)];
@@ -134,9 +132,10 @@ function checkRun(run: RunResult, options: BenchOptions): string[] {
 
 /** Generous bound on the whole run: every measurement and warm-up, plus start-up and slack. */
 function deadline(options: BenchOptions): number {
-  const measurements = options.cases.length * 5 * options.connections.length;
+  const subjects = 5 + options.variants.length;
+  const measurements = options.cases.length * subjects * options.connections.length;
   const perMeasurement = options.durationS + options.warmupS + options.rounds * 0.5 + 2;
-  const firstChunks = options.cases.length * 5 * options.firstChunkSamples * 0.01;
+  const firstChunks = options.cases.length * subjects * options.firstChunkSamples * 0.01;
   return (measurements * perMeasurement + firstChunks + 120 + (options.ledger ? 300 : 0) + (options.profile ? 30 : 0)) * 1000;
 }
 
@@ -150,8 +149,8 @@ function latestProfile(dir: string, since: number): string | null {
 }
 
 /** bench/ledger.ts (ledger entries/s) in its own process, bounded in time; its stdout goes in the report. */
-async function ledgerSection(group: ProcessGroup, options: BenchOptions): Promise<string> {
-  const args = [join(BENCH, 'ledger.ts'), ...(options.mode === 'quick' ? ['--quick'] : [])];
+async function runLedgerBench(group: ProcessGroup, options: BenchOptions): Promise<string> {
+  const args = [join(BENCH, 'ledger.ts'), ...(options.mode === 'full' ? [] : ['--entries', '50000'])];
   const child = group.spawn('ledger-bench', process.execPath, args, { cwd: ROOT });
   let out = '';
   child.process.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));

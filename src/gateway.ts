@@ -27,7 +27,7 @@ import { createProxyServer } from './server/proxy-server.ts';
 import type { Services } from './server/services.ts';
 import { RoutingHealth } from './routing/routing-health.ts';
 import { Upstream } from './upstream/transport.ts';
-import { createLogger, type Logger } from './util/log.ts';
+import { createLogger, type Logger, withoutRedaction } from './util/log.ts';
 
 export interface GatewayOptions {
   /** Overrides for the listeners' ports (tests use 0). */
@@ -79,6 +79,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     admission: new AdmissionGate({ balances: ledger.accounts, store: new MemoryCounterStore(), metrics }),
     metrics,
     log,
+    accessLog: withoutRedaction(log),
     health: new RoutingHealth(config.routing),
   };
   metrics.sources.health = () => services.health.snapshot();

@@ -26,7 +26,7 @@ daemon off;
 master_process on;
 pid ${prefix}/nginx.pid;
 error_log stderr warn;
-events { worker_connections 4096; }
+events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path ${prefix}/client_body;
@@ -49,7 +49,8 @@ http {
 `;
   const file = join(prefix, 'nginx.conf');
   writeFileSync(file, conf);
-  const child = group.spawn('nginx', binary, ['-p', prefix, '-c', file]);
+  // -e: the start-up error log too goes to stderr, not to a system path a non-root user cannot open.
+  const child = group.spawn('nginx', binary, ['-e', 'stderr', '-p', prefix, '-c', file]);
   child.process.stderr?.on('data', (text: Buffer) => process.stderr.write(`[nginx] ${text}`));
   const origin = `http://127.0.0.1:${port}`;
   // Any answer proves it listens (the fake upstream 404s a GET /).

@@ -17,22 +17,12 @@ import type { Credential, CredentialStore } from './store.ts';
 import type { CredentialVault, StoredCredential } from './vault.ts';
 import { verificationError, verifyCredential, type Send, type Verification } from './verify.ts';
 
-/** What the API shows of a credential: never the secret, only its fingerprint. */
-export interface CredentialView {
-  id: string;
-  name: string;
+/** What the API shows of a credential: the stored metadata, never the sealed secret, only its fingerprint. */
+export type CredentialView = Omit<StoredCredential, 'sealed' | 'org' | 'provider'> & {
   provider_name: string;
   org_id: string;
-  auth_type: StoredCredential['auth_type'];
   billing: 'byok';
-  base_url: string | null;
-  region: string | null;
-  api_version: string | null;
-  is_default: boolean;
-  fingerprint: string;
-  created_at: string;
-  updated_at: string;
-}
+};
 
 export interface OrgCredentialsDeps {
   vault: CredentialVault;

@@ -31,39 +31,3 @@ export function sseEvent(data: string, event?: string): string {
 export function sseErrorEvent(code: string, message: string, details: Record<string, unknown> = {}): string {
   return sseEvent(JSON.stringify({ error: { message, type: 'upstream_error', code, ...details } }), 'error');
 }
-
-/** True when `json` has `field` (quoted, e.g. '"usage"') holding an object — a cheap test before parsing. */
-export function hasObjectField(json: string, field: string): boolean {
-  let at = json.indexOf(field);
-  while (at !== -1) {
-    let i = at + field.length;
-    while (json.charCodeAt(i) === 32) i++;
-    if (json[i] === ':') {
-      i++;
-      while (json.charCodeAt(i) === 32) i++;
-      if (json[i] === '{') return true;
-    }
-    at = json.indexOf(field, at + field.length);
-  }
-  return false;
-}
-
-/** Total decoded length of the string values of `field` ('"content"') in `json`, without parsing it. */
-export function stringFieldChars(json: string, field: string): number {
-  let total = 0;
-  let at = json.indexOf(field);
-  while (at !== -1) {
-    let i = at + field.length;
-    while (json.charCodeAt(i) === 32) i++;
-    if (json[i] === ':') {
-      i++;
-      while (json.charCodeAt(i) === 32) i++;
-      if (json[i] === '"') {
-        // Count decoded characters: an escape (\n, \", \u00e9) is one character of text.
-        for (i++; i < json.length && json[i] !== '"'; total++) i += json[i] !== '\\' ? 1 : json[i + 1] === 'u' ? 6 : 2;
-      }
-    }
-    at = json.indexOf(field, i);
-  }
-  return total;
-}

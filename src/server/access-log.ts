@@ -8,7 +8,7 @@ import type { RequestContext } from './services.ts';
 const MAX_PATH = 200;
 
 export function logAccess(ctx: RequestContext, method: string | undefined, status: number): void {
-  const log = ctx.services.log;
+  const log = ctx.services.accessLog;
   // Level-gated before the object is built: at `warn` and above an access line costs nothing.
   if (!log.isLevelEnabled('info')) return;
   log.info(

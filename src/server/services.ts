@@ -19,6 +19,8 @@ export interface Services {
   admission: AdmissionGate;
   metrics: Metrics;
   log: Logger;
+  /** One line per request, from safe fields only: no path redaction (see util/log.ts). */
+  accessLog: Logger;
   /** Health windows and breakers per deployment: outlives config reloads. */
   health: RoutingHealth;
 }

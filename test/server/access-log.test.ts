@@ -127,7 +127,7 @@ describe('access log level gating', () => {
       path: '/v1/models',
       startedAt: performance.now(),
       labels: { api: 'unified', operation: 'models', provider: 'none', model: 'none' },
-      services: { log: log.logger },
+      services: { accessLog: log.logger },
     } as unknown as RequestContext;
     logAccess(ctx, 'GET', 200);
     assert.deepEqual(log.lines, []);

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { apiError } from '../support/expect.ts';
 
 const transcribed = fixtureJson('_transcribed/error-bodies-from-public-reports.json').errors as {
   provider: string;
@@ -16,16 +17,6 @@ const transcribed = fixtureJson('_transcribed/error-bodies-from-public-reports.j
   body: unknown;
 }[];
 const reported = (provider: string, status: number) => transcribed.find((e) => e.provider === provider && e.status === status)!;
-
-async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
 
 const chat = { model: 'gpt-5-nano', messages: [{ role: 'user' as const, content: 'Hi' }] };
 
@@ -163,6 +154,14 @@ describe('errors on the unified API', () => {
     assert.equal(res.status, 502);
     assert.ok(!text.includes(key), 'the managed key is not in the error');
     assert.equal(JSON.parse(text).error.code, 'upstream_auth_failed');
+  });
+
+  test('a 200 whose body is not a JSON object (an HTML page from a proxy) is a 502, not a garbled answer', async () => {
+    upstream.reset();
+    upstream.on('POST', '/v1/chat/completions', { body: '<html><body>502 Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } });
+    const err = await apiError(gw.openai().chat.completions.create(chat));
+    assert.equal(err.status, 502);
+    assert.equal(err.code, 'upstream_bad_response');
   });
 
   test('an upstream that does not answer in time is a 504, one that is down is a 502', async () => {

@@ -4,11 +4,11 @@
  * the managed x-api-key and reads usage from the response on the way.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { chunkLines, fixtureJson, fixtureText } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
 import { anthropicFrames, fromEvents, fromMessage } from '../providers/anthropic/recordings.ts';
 
 const MESSAGES = '/v1/messages';
@@ -19,14 +19,7 @@ describe('native passthrough for Anthropic (@anthropic-ai/sdk)', () => {
   let gw: TestGateway;
   const sdk = (auth: { apiKey: string } | { authToken: string }) => new Anthropic({ baseURL: `${gw.url}/anthropic`, maxRetries: 0, ...auth });
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   function assertManagedKeyOnly() {
     const seen = upstream.last();

@@ -4,11 +4,11 @@
  * swaps in the managed bearer key and meters billed_units from the response on the way.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CohereClientV2 } from 'cohere-ai';
 import { fixtureJson, fixtureText } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
 import { cohereFrames, fromChat, fromEvents } from '../providers/cohere/recordings.ts';
 
 describe('native passthrough for Cohere (cohere-ai CohereClientV2)', () => {
@@ -16,14 +16,7 @@ describe('native passthrough for Cohere (cohere-ai CohereClientV2)', () => {
   let gw: TestGateway;
   const sdk = () => new CohereClientV2({ token: CALLER_KEYS.member, environment: `${gw.url}/cohere`, maxRetries: 0 });
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   function assertManagedKeyOnly(path: string) {
     const seen = upstream.last();

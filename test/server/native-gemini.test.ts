@@ -4,11 +4,11 @@
  * key (header or ?key=) never reaches Gemini, and usage is read from the response on its way.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { GoogleGenAI } from '@google/genai';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
 
 const MODEL = 'gemini-3.8-flash';
 /** @google/genai 3.x calls the v1 API by default; REST users and older SDKs call v1beta. */
@@ -28,14 +28,7 @@ describe('native passthrough for Gemini with @google/genai', () => {
   let gw: TestGateway;
   const genai = () => new GoogleGenAI({ apiKey: CALLER_KEYS.member, httpOptions: { baseUrl: `${gw.url}/gemini` } });
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   test('generateContent works unchanged, with the managed key and the recording’s usage metered', async () => {
     upstream.reset();

@@ -4,25 +4,18 @@
  * read from the response on the way.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
 
 describe('native passthrough for OpenAI-compatible vendors', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
   const sdk = (path: string, key: string = CALLER_KEYS.member) => new OpenAI({ apiKey: key, baseURL: `${gw.url}${path}`, maxRetries: 0 });
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   test('a non-streamed chat goes through byte for byte, with the managed key and usage metered', async () => {
     upstream.reset();

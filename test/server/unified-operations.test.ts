@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { toFile } from 'openai';
 import { fixtureJson } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
 import { proves } from '../support/capabilities.ts';
 
 /** Parses a multipart body the way a provider would, to check what the upstream received. */
@@ -21,15 +21,7 @@ async function formOf(seen: { headers: Record<string, unknown>; body: Buffer }):
 describe('unified API: embeddings, images, audio, models, deprecations', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
-
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   test('embeddings: the recording comes back, prompt tokens are metered, completion forced to 0', async () => {
     proves('openai', 'embeddings');

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import type { UsageRecord } from '../../src/metering/record.ts';
 import type { Logger } from '../../src/util/log.ts';
 import type { Catalog } from '../../src/catalog/catalog.ts';
-import type { FakeUpstream } from './fake-upstream.ts';
+import { FakeUpstream } from './fake-upstream.ts';
 import { CATALOG_DIR, loadTestCatalog } from './catalog.ts';
 
 
@@ -130,4 +131,22 @@ export function ledgerCharges(ledgerDir: string): UsageRecord[] {
 /** Provider name → catalog base URL. */
 function loadCatalogProviders(): Map<string, string | null> {
   return new Map([...loadTestCatalog().providers.values()].map((p) => [p.name, p.base_url]));
+}
+
+/**
+ * A fake upstream and a gateway for the enclosing suite, started before its tests and stopped
+ * after; `bind` receives them for the tests to use.
+ */
+export function useGateway(bind: (upstream: FakeUpstream, gw: TestGateway) => void, options: Omit<TestGatewayOptions, 'upstream'> = {}): void {
+  let upstream: FakeUpstream | undefined;
+  let gw: TestGateway | undefined;
+  before(async () => {
+    upstream = await FakeUpstream.start();
+    gw = await startTestGateway({ ...options, upstream });
+    bind(upstream, gw);
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
 }

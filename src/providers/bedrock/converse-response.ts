@@ -1,7 +1,8 @@
 /** Bedrock Converse response → chat.completion (recordings: amazon-bedrock-text.json, amazon-bedrock-reasoning.json). */
 import { randomUUID } from 'node:crypto';
 import type { Usage } from '../../metering/usage.ts';
-import { openAIUsage, usageFromConverse } from './usage.ts';
+import { openAIUsage } from '../unified/completion.ts';
+import { usageFromConverse } from './usage.ts';
 
 const FINISH_REASONS: Record<string, string> = {
   end_turn: 'stop',

@@ -11,7 +11,8 @@ import type { StreamOutcome, StreamTranslator, UsageTap } from '../contract.ts';
 import { sseErrorEvent, sseEvent } from '../sse.ts';
 import { completionId, finishReason } from './converse-response.ts';
 import { EventStreamReader, headerString, payloadJson } from './event-stream.ts';
-import { openAIUsage, usageFromConverse, usageFromInvoke } from './usage.ts';
+import { openAIUsage } from '../unified/completion.ts';
+import { usageFromConverse, usageFromInvoke } from './usage.ts';
 
 export interface ConverseStreamOptions {
   /** Build client output (unified API) or only watch (passthrough tap). */

@@ -20,16 +20,6 @@ export function usageFromConverse(value: unknown): Usage | null {
   return reported(u.inputTokens + cacheRead + num(u.cacheWriteInputTokens), num(u.outputTokens), cacheRead);
 }
 
-/** The OpenAI-shaped usage object the unified API answers with. */
-export function openAIUsage(usage: Usage): Record<string, unknown> {
-  return {
-    prompt_tokens: usage.prompt_tokens,
-    completion_tokens: usage.completion_tokens,
-    total_tokens: usage.prompt_tokens + usage.completion_tokens,
-    prompt_tokens_details: { cached_tokens: usage.cached_tokens },
-  };
-}
-
 /**
  * Usage of a non-Converse (InvokeModel) body seen on the passthrough: Titan embeddings count their
  * input, and InvokeModelWithResponseStream's last chunk carries `amazon-bedrock-invocationMetrics`.

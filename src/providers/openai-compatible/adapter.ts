@@ -11,7 +11,7 @@ import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../con
 import { upstreamError } from '../upstream-error.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
 import { normalize } from './normalize.ts';
-import { usageField, usageFromOpenAI } from './usage.ts';
+import { usageField, usageFromOpenAI, usageOfBody } from './usage.ts';
 
 const PATHS: Record<Operation, string> = {
   chat: '/chat/completions',
@@ -46,21 +46,28 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
     },
 
     response(operation, raw) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(Buffer.from(raw).toString('utf8'));
-      } catch {
-        throw new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not JSON.`, {
+      const text = Buffer.from(raw).toString('utf8');
+      const embeddings = operation === 'embeddings';
+      const notJson = () =>
+        new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
           details: { provider: target.provider.name },
           retryable: true,
         });
+      if (compat?.tool_calls_incomplete || compat?.content_parts) {
+        // This vendor's answers may need fixing: the whole body is read.
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          throw notJson();
+        }
+        if (typeof body !== 'object' || body === null) throw notJson();
+        const usage = usageFromOpenAI(usageField(body), compat, embeddings);
+        return normalize(compat, body, { nextIndex: 0 }) ? { body: JSON.stringify(body), usage } : { body: raw, usage };
       }
-      if (typeof parsed !== 'object' || parsed === null) return { body: raw, usage: null };
-      const body = parsed as Record<string, unknown>;
-      const usage = usageFromOpenAI(usageField(body), compat, operation === 'embeddings');
-      if (compat && normalize(compat, body, { nextIndex: 0 })) return { body: JSON.stringify(body), usage };
+      if (!looksLikeObject(text)) throw notJson();
       // The vendor already speaks the unified shape: its bytes go to the client unchanged.
-      return { body: raw, usage };
+      return { body: raw, usage: usageOfBody(text, compat, embeddings) };
     },
 
     stream: () => new OpenAIStream({ compat, hideUsageChunk, emit: true }),
@@ -88,4 +95,9 @@ function operationOf(path: string): Operation {
   if (path.includes('/images/')) return 'images';
   if (path.includes('/audio/')) return 'audio_transcription';
   return 'chat';
+}
+
+/** First and last non-space characters are braces: a cheap guard against HTML error pages and the like. */
+function looksLikeObject(text: string): boolean {
+  return text.trimStart().startsWith('{') && text.trimEnd().endsWith('}');
 }

@@ -33,3 +33,32 @@ export function usageFromOpenAI(value: unknown, compat: OpenAICompat | null, emb
 export function usageField(obj: Record<string, unknown>): unknown {
   return obj.usage ?? (obj.x_groq as { usage?: unknown } | undefined)?.usage ?? (obj.response as { usage?: unknown } | undefined)?.usage;
 }
+
+const USAGE_KEY = /"usage"\s*:\s*\{/g;
+
+/**
+ * The usage of a whole (non-streamed) body, reading only its `usage` object: parsing the entire
+ * answer just for its last few fields showed up in the request profile. Inside JSON strings every
+ * quote is escaped, so the key found is a real key.
+ */
+export function usageOfBody(text: string, compat: OpenAICompat | null, embeddings: boolean): Usage | null {
+  USAGE_KEY.lastIndex = 0;
+  const match = USAGE_KEY.exec(text);
+  if (!match) return null;
+  const start = USAGE_KEY.lastIndex - 1;
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i += text.charCodeAt(i) === 92 ? 2 : 1);
+    } else if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) {
+      try {
+        return usageFromOpenAI(JSON.parse(text.slice(start, i + 1)), compat, embeddings);
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}

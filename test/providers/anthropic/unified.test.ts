@@ -8,10 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { chunkLines, fixtureJson } from '../../support/fixtures.ts';
 import { FakeUpstream } from '../../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../../support/gateway.ts';
-import type { ModelRecord } from '../../../src/catalog/types.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../../support/gateway.ts';
 import { anthropicFrames, fromEvents, fromMessage, type Expected } from './recordings.ts';
 import { proves } from '../../support/capabilities.ts';
+import { apiError, expectedCredits } from '../../support/expect.ts';
 
 const MESSAGES = '/v1/messages';
 const transcribed = fixtureJson('_transcribed/error-bodies-from-public-reports.json').errors as { provider: string; status: number; body: any }[];
@@ -20,33 +20,10 @@ const weatherTool = {
   function: { name: 'json', description: 'Report the weather', parameters: { type: 'object', properties: { elements: { type: 'array' } } } },
 };
 
-/** The seed's formula, computed here independently of src/metering. */
-function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  return 1 + ((prompt * model.input_usd_per_1m! + completion * model.output_usd_per_1m!) / 1e6) * 1.05 * 1000;
-}
-
-async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
-
 describe('unified chat API over Anthropic Messages, replaying recordings', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
-
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   async function streamed(params: Record<string, unknown>) {
     const stream = await gw.openai().chat.completions.create({ model: 'claude-sonnet-4.6', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any);

@@ -7,21 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import type { ModelRecord } from '../../../src/catalog/types.ts';
 import { FakeUpstream } from '../../support/fake-upstream.ts';
 import { fixtureJson } from '../../support/fixtures.ts';
 import { CALLER_KEYS, type TestGateway } from '../../support/gateway.ts';
 import { startBedrockGateway } from './bedrock-gateway.ts';
 import { eventFrame, eventStreamReply, exceptionFrame, expectedFromEvents, recordedFrames, signed, TEST_AWS, verifySigV4 } from './bedrock-upstream.ts';
 import { proves } from '../../support/capabilities.ts';
+import { expectedCredits } from '../../support/expect.ts';
 
 const HAIKU = { model: 'bedrock/claude-haiku-4.5', path: '/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0' };
 const SONNET = { model: 'bedrock/claude-sonnet-4.6', path: '/model/us.anthropic.claude-sonnet-4-6' };
-
-/** The seed's formula, computed here independently of src/metering. */
-function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  return 1 + ((prompt * model.input_usd_per_1m! + completion * model.output_usd_per_1m!) / 1e6) * 1.05 * 1000;
-}
 
 /** Converse bills cache reads and writes as input beside inputTokens. */
 function billedPrompt(u: { inputTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number }): number {

@@ -5,13 +5,13 @@
  * recordings.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import OpenAI from 'openai';
+import { before, describe, test } from 'node:test';
 import { fixtureJson } from '../../support/fixtures.ts';
 import { FakeUpstream } from '../../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../../support/gateway.ts';
 import { cohereFrames, fromChat, fromEvents, type Expected } from './recordings.ts';
 import { proves } from '../../support/capabilities.ts';
+import { apiError } from '../../support/expect.ts';
 
 const CHAT = '/v2/chat';
 const EMBED = '/v2/embed';
@@ -20,28 +20,10 @@ const tools = [
   { type: 'function' as const, function: { name: 'cityAttractions', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
 ];
 
-async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
-
 describe('unified API over Cohere v2, replaying recordings', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
-
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   async function streamed(params: Record<string, unknown>) {
     const stream = await gw.openai().chat.completions.create({ model: 'command-a-03-2025', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any);

@@ -5,11 +5,11 @@
  * the bad-key body is transcribed (_transcribed/error-bodies-from-public-reports.json).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { APIError } from 'openai';
 import { FakeUpstream } from '../../support/fake-upstream.ts';
 import { chunkLines, fixtureJson, sseFrames } from '../../support/fixtures.ts';
-import { providerKey, startTestGateway, type TestGateway } from '../../support/gateway.ts';
+import { providerKey, type TestGateway, useGateway } from '../../support/gateway.ts';
 
 const EMBEDDING_MODEL = 'gemini-embedding-001';
 const CHAT_MODEL = 'gemini-3.8-flash';
@@ -21,15 +21,7 @@ const VECTORS = [
 describe('Gemini embeddings and errors through the unified API', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
-
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({ upstream });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  useGateway((u, g) => ((upstream = u), (gw = g)));
 
   test('embeddings go to :batchEmbedContents; without a reported count usage is estimated and says so', async () => {
     upstream.reset();

@@ -7,11 +7,47 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { scanChunk } from '../../../src/providers/openai-compatible/chunk-scan.ts';
-import { hasObjectField, stringFieldChars } from '../../../src/providers/sse.ts';
 import { chunkLines } from '../../support/fixtures.ts';
 
 const GENERATED_FIELDS = ['"content"', '"reasoning_content"', '"reasoning"', '"arguments"', '"delta"'];
 const FINISHED = /"finish_reason"\s*:\s*"|"type"\s*:\s*"response\.completed"/;
+
+// The separate scans the one-pass scanner replaced, kept here as its reference.
+/** True when `json` has `field` (quoted, e.g. '"usage"') holding an object — a cheap test before parsing. */
+function hasObjectField(json: string, field: string): boolean {
+  let at = json.indexOf(field);
+  while (at !== -1) {
+    let i = at + field.length;
+    while (json.charCodeAt(i) === 32) i++;
+    if (json[i] === ':') {
+      i++;
+      while (json.charCodeAt(i) === 32) i++;
+      if (json[i] === '{') return true;
+    }
+    at = json.indexOf(field, at + field.length);
+  }
+  return false;
+}
+
+/** Total decoded length of the string values of `field` ('"content"') in `json`, without parsing it. */
+function stringFieldChars(json: string, field: string): number {
+  let total = 0;
+  let at = json.indexOf(field);
+  while (at !== -1) {
+    let i = at + field.length;
+    while (json.charCodeAt(i) === 32) i++;
+    if (json[i] === ':') {
+      i++;
+      while (json.charCodeAt(i) === 32) i++;
+      if (json[i] === '"') {
+        // Count decoded characters: an escape (\n, \", \u00e9) is one character of text.
+        for (i++; i < json.length && json[i] !== '"'; total++) i += json[i] !== '\\' ? 1 : json[i + 1] === 'u' ? 6 : 2;
+      }
+    }
+    at = json.indexOf(field, i);
+  }
+  return total;
+}
 
 function reference(data: string) {
   return {
