@@ -14,6 +14,8 @@ declare module 'autocannon' {
     pipelining?: number;
     /** Milliseconds between samples; the run's end is checked at each. */
     sampleInt?: number;
+    /** Requests per second across all connections (a fixed arrival rate). */
+    overallRate?: number;
   }
 
   interface Histogram {

@@ -25,13 +25,13 @@ export function createMetrics() {
     new Gauge({
       name,
       help,
-      labelNames: ['provider', 'model', 'region'] as const,
+      labelNames: ['provider', 'model', 'region', 'credential'] as const,
       registers: [registry],
       collect() {
         this.reset();
         for (const h of sources.health()) {
           const v = value(h);
-          if (v !== null) this.labels(h.provider, h.model, h.region ?? '').set(v);
+          if (v !== null) this.labels(h.provider, h.model, h.region ?? '', h.credential).set(v);
         }
       },
     });

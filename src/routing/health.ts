@@ -1,5 +1,5 @@
 /**
- * Rolling health per deployment (provider, model, region), fed by every request: a time-bucketed
+ * Rolling health per deployment (provider, model, region, credential), fed by every request: a time-bucketed
  * window of outcomes and a bounded ring of recent latencies. Memory is bounded: a fixed number of
  * buckets and samples per window, and an LRU-capped number of windows.
  */
@@ -102,10 +102,12 @@ export interface DeploymentKey {
   provider: string;
   model: string;
   region: string | null;
+  /** The credential id: a deployment is one way to serve a model, key included (DESIGN.md). */
+  credential: string;
 }
 
 export function keyOf(k: DeploymentKey): string {
-  return `${k.provider}\0${k.model}\0${k.region ?? ''}`;
+  return `${k.provider}\0${k.model}\0${k.region ?? ''}\0${k.credential}`;
 }
 
 /** Windows by deployment, created on first use. */

@@ -4,6 +4,7 @@
  * attempt; consulted before each one. Long-lived: it survives config reloads.
  */
 import { LRUCache } from 'lru-cache';
+import { credentialRegion } from '../credentials/aws/credential-string.ts';
 import type { Secret } from '../credentials/secret.ts';
 import { CircuitBreaker, type BreakerPolicy, type BreakerState } from './breaker.ts';
 import { HealthWindow, keyOf, type DeploymentKey, type OutcomeClass } from './health.ts';
@@ -155,7 +156,13 @@ export class RoutingHealth {
 }
 
 export function deploymentKey(t: Target): DeploymentKey {
-  return { provider: t.provider.name, model: t.model?.model_id ?? t.upstreamModel, region: t.credential.region };
+  const region = credentialRegion(t.provider, t.credential);
+  return {
+    provider: t.provider.name,
+    model: t.model?.model_id ?? t.upstreamModel,
+    region: 'region' in region ? region.region : t.credential.region,
+    credential: t.credential.id,
+  };
 }
 
 function order(targets: Target[], strategy: Strategy, health: RoutingHealth, random: () => number): Target[] {

@@ -67,7 +67,7 @@ describe('fallback across providers, breakers and health', () => {
     assert.ok(records.every((r) => r.provider === 'openrouter' && r.status === 200), 'only the serving attempt is charged');
     assert.deepEqual([...new Set(records.map((r) => r.attempts))].sort(), [1, 2]);
     const metrics = await gw.metrics();
-    assert.match(metrics, /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region=""\} 2/);
+    assert.match(metrics, /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region="",credential="openai"\} 2/);
     assert.match(metrics, /tollbooth_fallbacks_total\{from_provider="openai",to_provider="openrouter",model="gpt-6-luna"\} 4/);
   });
 
@@ -81,7 +81,7 @@ describe('fallback across providers, breakers and health', () => {
     assert.ok(served.includes('openai/1'), 'some traffic goes back during the ramp');
     await new Promise((r) => setTimeout(r, 450));
     assert.deepEqual(await send(gw, 5), Array(5).fill('openai/1'), 'after the ramp all traffic is back');
-    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region=""\} 0/);
+    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region="",credential="openai"\} 0/);
   });
 
   test('429 with Retry-After: the caller is served elsewhere and the provider is left alone that long', async () => {
@@ -123,7 +123,7 @@ describe('fallback across providers, breakers and health', () => {
     primary.on('POST', '/v1/chat/completions', { status: 400, json: fixtureJson('openai/reasoning-model-legacy-parameter-error.json') });
     for (let i = 0; i < 8; i++) await assert.rejects(gw.openai().chat.completions.create(chat), (e: any) => e.status === 400);
     assert.equal(secondary.requests.length, 0);
-    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region=""\} 0/);
+    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region="",credential="openai"\} 0/);
   });
 
   test('401 from a provider marks the credential, not the provider: the next calls skip that credential', async () => {
@@ -131,7 +131,7 @@ describe('fallback across providers, breakers and health', () => {
     primary.on('POST', '/v1/chat/completions', { status: 401, json: { error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } } });
     assert.deepEqual(await send(gw, 3), ['openrouter/2', 'openrouter/1', 'openrouter/1']);
     assert.equal(primary.requests.length, 1);
-    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region=""\} 0/, 'the provider’s breaker stays closed');
+    assert.match(await gw.metrics(), /tollbooth_breaker_state\{provider="openai",model="gpt-6-luna",region="",credential="openai"\} 0/, 'the provider’s breaker stays closed');
   });
 
   test('the admin health endpoint reports success rate, p50 latency and last check as the fakes behaved', async () => {

@@ -1,6 +1,6 @@
 /**
  * GET /health/providers: each provider's health as the seed describes it — rolling success rate
- * (2xx vs 4xx/5xx), p50 latency per model (and region), last check — with breaker states.
+ * (2xx vs 4xx/5xx), p50 latency per model (and region, and credential), last check — with breaker states.
  */
 import type { DeploymentHealth } from '../../routing/routing-health.ts';
 import type { AdminRouter } from './router.ts';
