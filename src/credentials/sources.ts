@@ -69,8 +69,3 @@ export function fileSource(path: string): FileSecretSource {
 export function apiSource(secret: Secret): SecretSource {
   return { kind: 'api', description: 'api', changes: 'by-api', read: () => ({ ok: true, secret }) };
 }
-
-/** Kept for callers that only need a value once. */
-export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): SecretReading {
-  return sourceFor(ref, env).read();
-}

@@ -1,9 +1,8 @@
 /**
  * Rolling health per deployment (provider, model, region, credential), fed by every request: a time-bucketed
  * window of outcomes and a bounded ring of recent latencies. Memory is bounded: a fixed number of
- * buckets and samples per window, and an LRU-capped number of windows.
+ * buckets and samples per window (and RoutingHealth caps the number of windows).
  */
-import { LRUCache } from 'lru-cache';
 
 export type OutcomeClass = '2xx' | '4xx' | '5xx';
 
@@ -108,29 +107,4 @@ export interface DeploymentKey {
 
 export function keyOf(k: DeploymentKey): string {
   return `${k.provider}\0${k.model}\0${k.region ?? ''}\0${k.credential}`;
-}
-
-/** Windows by deployment, created on first use. */
-export class HealthRegistry {
-  readonly #windows: LRUCache<string, { key: DeploymentKey; window: HealthWindow }>;
-  readonly #windowMs: number;
-
-  constructor(windowMs: number, maxDeployments = 4096) {
-    this.#windowMs = windowMs;
-    this.#windows = new LRUCache({ max: maxDeployments });
-  }
-
-  window(key: DeploymentKey): HealthWindow {
-    const id = keyOf(key);
-    let entry = this.#windows.get(id);
-    if (!entry) {
-      entry = { key, window: new HealthWindow(this.#windowMs) };
-      this.#windows.set(id, entry);
-    }
-    return entry.window;
-  }
-
-  entries(): { key: DeploymentKey; window: HealthWindow }[] {
-    return [...this.#windows.values()];
-  }
 }

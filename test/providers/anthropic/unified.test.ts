@@ -12,6 +12,7 @@ import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../../su
 import { anthropicFrames, fromEvents, fromMessage, type Expected } from './recordings.ts';
 import { proves } from '../../support/capabilities.ts';
 import { apiError, expectedCredits } from '../../support/expect.ts';
+import { reassemble } from '../../support/stream.ts';
 
 const MESSAGES = '/v1/messages';
 const transcribed = fixtureJson('_transcribed/error-bodies-from-public-reports.json').errors as { provider: string; status: number; body: any }[];
@@ -26,36 +27,9 @@ describe('unified chat API over Anthropic Messages, replaying recordings', () =>
   useGateway((u, g) => ((upstream = u), (gw = g)));
 
   async function streamed(params: Record<string, unknown>) {
-    const stream = await gw.openai().chat.completions.create({ model: 'claude-sonnet-4.6', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any);
-    let content = '';
-    let reasoning = '';
-    let refusal = '';
-    let finish: string | null = null;
-    let usage: any = null;
-    let chunks = 0;
-    const calls: { id: string; name: string; arguments: string }[] = [];
-    for await (const chunk of stream as any) {
-      chunks++;
-      if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices[0];
-      if (!choice) continue;
-      if (chunks === 1) assert.equal(choice.delta.role, 'assistant', 'the first chunk carries the role');
-      content += choice.delta.content ?? '';
-      reasoning += choice.delta.reasoning_content ?? '';
-      refusal += choice.delta.refusal ?? '';
-      finish = choice.finish_reason ?? finish;
-      for (const call of choice.delta.tool_calls ?? []) {
-        assert.equal(typeof call.index, 'number', 'every tool-call delta carries an index');
-        if (call.id) {
-          assert.equal(call.type, 'function');
-          calls[call.index] = { id: call.id, name: call.function.name, arguments: call.function.arguments ?? '' };
-        } else {
-          calls[call.index]!.arguments += call.function.arguments ?? '';
-        }
-      }
-    }
-    return { content, reasoning, refusal, finish, usage, calls };
+    return reassemble(await gw.openai().chat.completions.create({ model: 'claude-sonnet-4.6', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any) as any);
   }
+
 
   async function lastRecord() {
     return (await gw.usage()).at(-1)!;

@@ -12,6 +12,7 @@ import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../../su
 import { cohereFrames, fromChat, fromEvents, type Expected } from './recordings.ts';
 import { proves } from '../../support/capabilities.ts';
 import { apiError } from '../../support/expect.ts';
+import { reassemble } from '../../support/stream.ts';
 
 const CHAT = '/v2/chat';
 const EMBED = '/v2/embed';
@@ -26,34 +27,9 @@ describe('unified API over Cohere v2, replaying recordings', () => {
   useGateway((u, g) => ((upstream = u), (gw = g)));
 
   async function streamed(params: Record<string, unknown>) {
-    const stream = await gw.openai().chat.completions.create({ model: 'command-a-03-2025', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any);
-    let content = '';
-    let reasoning = '';
-    let finish: string | null = null;
-    let usage: any = null;
-    let first = true;
-    const calls: { id: string; name: string; arguments: string }[] = [];
-    for await (const chunk of stream as any) {
-      if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices[0];
-      if (!choice) continue;
-      if (first) assert.equal(choice.delta.role, 'assistant', 'the first chunk carries the role');
-      first = false;
-      content += choice.delta.content ?? '';
-      reasoning += choice.delta.reasoning_content ?? '';
-      finish = choice.finish_reason ?? finish;
-      for (const call of choice.delta.tool_calls ?? []) {
-        assert.equal(typeof call.index, 'number', 'every tool-call delta carries an index');
-        if (call.id) {
-          assert.equal(call.type, 'function');
-          calls[call.index] = { id: call.id, name: call.function.name, arguments: call.function.arguments ?? '' };
-        } else {
-          calls[call.index]!.arguments += call.function.arguments ?? '';
-        }
-      }
-    }
-    return { content, reasoning, finish, usage, calls };
+    return reassemble(await gw.openai().chat.completions.create({ model: 'command-a-03-2025', messages: [{ role: 'user', content: 'Hi' }], ...params, stream: true } as any) as any);
   }
+
 
   async function assertMetered(expected: Expected, requestId?: string) {
     const records = await gw.usage();
