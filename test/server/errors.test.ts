@@ -4,11 +4,10 @@
  * recorded for requests that never reached an upstream.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import OpenAI from 'openai';
+import { after, describe, test } from 'node:test';
 import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
 import { apiError } from '../support/expect.ts';
 
 const transcribed = fixtureJson('_transcribed/error-bodies-from-public-reports.json').errors as {
@@ -24,22 +23,14 @@ describe('errors on the unified API', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({
-      upstream,
-      config: {
-        limits: { max_body_bytes: 4096 },
-        upstream: { headers_timeout_ms: 300, connect_timeout_ms: 300 },
-        // These tests fail the same deployment on purpose, one after another: keep breakers and
-        // credential cool-downs out of the way (test/routing covers them).
-        routing: { breaker: { min_requests: 1000 }, credential_cooldown_ms: 0 },
-      },
-    });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
+  useGateway((u, g) => ((upstream = u), (gw = g)), {
+    config: {
+      limits: { max_body_bytes: 4096 },
+      upstream: { headers_timeout_ms: 300, connect_timeout_ms: 300 },
+      // These tests fail the same deployment on purpose, one after another: keep breakers and
+      // credential cool-downs out of the way (test/routing covers them).
+      routing: { breaker: { min_requests: 1000 }, credential_cooldown_ms: 0 },
+    },
   });
 
   const post = (body: string, headers: Record<string, string> = {}) =>

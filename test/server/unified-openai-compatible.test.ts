@@ -4,13 +4,13 @@
  * reassembles, what the upstream saw, and what was metered are checked against the recordings.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
 import { loadTestCatalog } from '../support/catalog.ts';
 import { proves, provesBorrowed } from '../support/capabilities.ts';
-import type { ModelRecord } from '../../src/catalog/types.ts';
+import { expectedCredits } from '../support/expect.ts';
 
 interface RecordedCase {
   provider: string;
@@ -106,11 +106,6 @@ function billedTokens(c: RecordedCase, usage: any) {
   return { prompt: usage.prompt_tokens, completion: usage.completion_tokens + (c.reasoningSeparate ? reasoning : 0) };
 }
 
-/** The seed's formula, computed here independently of src/metering. */
-function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  if (model.input_usd_per_1m === null || model.output_usd_per_1m === null) return 0;
-  return 1 + ((prompt * model.input_usd_per_1m + completion * model.output_usd_per_1m) / 1e6) * 1.05 * 1000;
-}
 
 function chatPath(provider: string): string {
   const base = catalog.provider(provider)!.base_url;
@@ -121,24 +116,16 @@ describe('unified chat API over OpenAI-compatible vendors, replaying recordings'
   let upstream: FakeUpstream;
   let gw: TestGateway;
 
-  before(async () => {
-    upstream = await FakeUpstream.start();
-    gw = await startTestGateway({
-      upstream,
-      config: {
-        models: [
-          {
-            model_id: 'local-llama', name: 'Llama on vLLM', vendor: 'meta', provider: 'openai-compatible',
-            upstream_model: 'meta-llama/Llama-3.1-8B-Instruct', context_window: 131072, quality_score: 60, latency_score: 80,
-            input_usd_per_1m: null, output_usd_per_1m: null, status: 'active',
-          },
-        ],
-      },
-    });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
+  useGateway((u, g) => ((upstream = u), (gw = g)), {
+    config: {
+      models: [
+        {
+          model_id: 'local-llama', name: 'Llama on vLLM', vendor: 'meta', provider: 'openai-compatible',
+          upstream_model: 'meta-llama/Llama-3.1-8B-Instruct', context_window: 131072, quality_score: 60, latency_score: 80,
+          input_usd_per_1m: null, output_usd_per_1m: null, status: 'active',
+        },
+      ],
+    },
   });
 
   for (const c of CASES) {

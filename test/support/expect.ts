@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { ModelRecord } from '../../src/catalog/types.ts';
 
-/** The seed's formula (RUN_CREDIT + tokens at catalog prices × 1.05 × 1000), in plain arithmetic. */
+/** The seed's formula (RUN_CREDIT + tokens at catalog prices × 1.05 × 1000), in plain arithmetic; an unpriced model meters 0. */
 export function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  return 1 + ((prompt * model.input_usd_per_1m! + completion * model.output_usd_per_1m!) / 1e6) * 1.05 * 1000;
+  if (model.input_usd_per_1m === null || model.output_usd_per_1m === null) return 0;
+  return 1 + ((prompt * model.input_usd_per_1m + completion * model.output_usd_per_1m) / 1e6) * 1.05 * 1000;
 }
 
 /** The APIError a call must fail with, for asserting its status, code and message. */

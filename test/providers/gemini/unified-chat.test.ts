@@ -12,6 +12,7 @@ import { FakeUpstream } from '../../support/fake-upstream.ts';
 import { chunkLines, fixtureJson, sseFrames } from '../../support/fixtures.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../../support/gateway.ts';
 import { proves } from '../../support/capabilities.ts';
+import { expectedCredits } from '../../support/expect.ts';
 
 const MODEL = 'gemini-3.8-flash';
 const WEATHER_TOOL = {
@@ -34,9 +35,6 @@ function textOf(response: any): string {
   return response.candidates[0].content.parts.filter((p: any) => typeof p.text === 'string' && !p.thought).map((p: any) => p.text).join('');
 }
 
-function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  return 1 + ((prompt * model.input_usd_per_1m! + completion * model.output_usd_per_1m!) / 1e6) * 1.05 * 1000;
-}
 
 describe('unified chat API over Gemini, replaying recordings', () => {
   let upstream: FakeUpstream;
