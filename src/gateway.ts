@@ -64,6 +64,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     dir: config.ledger.dir,
     maxFileBytes: config.ledger.max_file_bytes,
     commitWindowMs: config.ledger.commit_window_ms,
+    syncIntervalMs: config.ledger.sync_interval_ms,
     allowanceOf: (org) => planOf(holder.current.config, org)?.allowance ?? null,
     metrics,
     log,

@@ -2,7 +2,7 @@
  * Caller authentication: a Tollbooth key, in whichever header the caller's SDK uses, mapped to an
  * org and a role. Keys are held only as SHA-256 digests.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Role, TollboothConfig } from '../config/types.ts';
 import { GatewayError } from '../errors/catalog.ts';
@@ -75,7 +75,7 @@ export class CallerAuth {
    * key itself (it would take a preimage); the final comparison is constant-time all the same.
    */
   #lookup(key: string): KeyEntry | undefined {
-    const digest = createHash('sha256').update(key).digest();
+    const digest = hash('sha256', key, 'buffer');
     const entry = this.#byDigest.get(digest.toString('hex'));
     return entry && timingSafeEqual(entry.digest, digest) ? entry : undefined;
   }

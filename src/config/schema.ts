@@ -223,6 +223,7 @@ export const mainConfigSchema = {
         dir: { type: 'string', default: './data' },
         max_file_bytes: { type: 'integer', minimum: 1024, default: 64 * 1024 * 1024 },
         commit_window_ms: { type: 'number', minimum: 0, maximum: 100, default: 2 },
+        sync_interval_ms: { type: 'number', minimum: 0, maximum: 1000, default: 20 },
       },
     },
     auth: {

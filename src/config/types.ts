@@ -99,8 +99,10 @@ export interface TollboothConfig {
     dir: string;
     /** A ledger file is rotated once it would grow past this size; the hash chain continues. */
     max_file_bytes: number;
-    /** How long an entry may wait for others to share its fsync. */
+    /** Longest an entry waits before it is written to the file (then it survives a process crash). */
     commit_window_ms: number;
+    /** Longest a written entry waits for the fdatasync that makes it durable (and acknowledged). */
+    sync_interval_ms: number;
   };
   auth: { mode: 'keys' | 'none'; default_org: string | null };
   plans: Record<string, PlanConfig>;

@@ -6,18 +6,17 @@
  * exactly as a real request carries it (applyCredential: a header, or SigV4 when a signer is
  * registered). Nothing of the answer is kept but its verdict.
  */
-import type { Dispatcher } from 'undici';
 import type { ProviderRecord } from '../catalog/types.ts';
 import { GatewayError, isGatewayError } from '../errors/catalog.ts';
 import { parseUpstreamError } from '../providers/upstream-error.ts';
 import { baseUrlFor, type Target } from '../routing/target.ts';
-import type { OutboundRequest } from '../upstream/transport.ts';
+import type { OutboundRequest, UpstreamResponse } from '../upstream/transport.ts';
 import { redactSecrets } from '../util/redact.ts';
 import { awsRegion } from './aws/credential-string.ts';
 import { applyCredential } from './backend-auth.ts';
 import type { Credential } from './store.ts';
 
-export type Send = (req: OutboundRequest, signal: AbortSignal) => Promise<Dispatcher.ResponseData>;
+export type Send = (req: OutboundRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 
 /**
  * valid: the provider accepted the key. invalid: it refused it (401/403, or 400/404 as xAI and
@@ -79,14 +78,14 @@ export async function verifyCredential(provider: ProviderRecord, credential: Cre
     if (isGatewayError(err)) return { result: 'invalid', status: null, reason: err.message };
     throw err;
   }
-  let response: Dispatcher.ResponseData;
+  let response: UpstreamResponse;
   try {
     response = await send(request, AbortSignal.timeout(timeoutMs));
   } catch (err) {
     const reason = isGatewayError(err) ? err.message : 'the validation call failed';
     return { result: 'unreachable', status: null, reason };
   }
-  const body = await readCapped(response.body).catch(() => Buffer.alloc(0));
+  const body = await response.body.bytes(MAX_BODY_BYTES).catch(() => Buffer.alloc(0));
   const status = response.statusCode;
   const secret = credential.secret?.reveal();
   if (status >= 200 && status < 300) {
@@ -125,19 +124,6 @@ function regionOf(provider: ProviderRecord, credential: Credential): { region: s
   return { region: credential.region };
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= MAX_BODY_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks);
-}
 
 /** A refused or unverifiable new secret, as the admin API reports it (nothing was changed). */
 export function verificationError(provider: string, v: Extract<Verification, { result: 'invalid' | 'unreachable' }>): GatewayError {

@@ -28,8 +28,11 @@ export interface TranslatedResponse {
 export type StreamOutcome = 'complete' | 'error' | 'truncated';
 
 export interface StreamTranslator {
-  /** Feeds upstream bytes; returns what to send the client now ('' when nothing). */
-  push(chunk: Uint8Array): string;
+  /**
+   * Feeds upstream bytes; returns what to send the client now ('' when nothing): text, or the
+   * upstream bytes themselves when they are exactly what the client gets (nothing to encode).
+   */
+  push(chunk: Uint8Array): string | Uint8Array;
   /** The upstream body ended; returns the last client bytes (an explicit error event when cut). */
   finish(): string;
   /** Latest usage reported so far (cumulative counts: the last value wins). */

@@ -2,7 +2,8 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface SseReader {
-  push(chunk: Uint8Array): void;
+  /** Feeds bytes; returns them decoded (the text the parser was fed). */
+  push(chunk: Uint8Array): string;
   /** Flushes a last event that had no blank line after it. */
   end(): void;
 }
@@ -11,7 +12,11 @@ export function createSseReader(onEvent: (event: EventSourceMessage) => void, on
   const decoder = new TextDecoder();
   const parser = createParser({ onEvent, onComment });
   return {
-    push: (chunk) => parser.feed(decoder.decode(chunk, { stream: true })),
+    push: (chunk) => {
+      const text = decoder.decode(chunk, { stream: true });
+      parser.feed(text);
+      return text;
+    },
     end: () => {
       const rest = decoder.decode();
       if (rest) parser.feed(rest);

@@ -10,7 +10,7 @@ import type { Usage } from '../metering/usage.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { planTargets } from '../routing/plan.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
-import { abortOnClientClose, readAll } from './client-stream.ts';
+import { abortOnClientClose } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import { readMultipart } from './multipart-relay.ts';
 import { sendJson } from './respond.ts';
@@ -86,7 +86,7 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
       throw error;
     }
     const firstByteAt = performance.now();
-    const raw = await readAll(response.body);
+    const raw = await response.body.bytes();
     // The upstream has answered, so the upload is spent: remove it before the caller hears back.
     await upload.cleanup();
     if (response.statusCode >= 400) {

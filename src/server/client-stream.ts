@@ -26,9 +26,3 @@ export function abortOnClientClose(res: ServerResponse): AbortController {
   });
   return controller;
 }
-
-export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}

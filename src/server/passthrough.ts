@@ -14,7 +14,7 @@ import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { redactSecrets } from '../util/redact.ts';
 import { readBody } from './body.ts';
-import { abortOnClientClose, readAll, writeWithBackpressure } from './client-stream.ts';
+import { abortOnClientClose, writeWithBackpressure } from './client-stream.ts';
 import { openAIErrorBody, sendJson } from './respond.ts';
 import type { RequestContext } from './services.ts';
 
@@ -61,7 +61,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const raw = hasBody && !multipart ? await readBody(req, limits.max_body_bytes) : null;
   const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: '', weight: 1 };
   const adapter = createAdapter(target);
-  const info = adapter.describeNative(rest, raw ? safeJson(raw) : null);
+  const json = raw ? safeJson(raw) : null;
+  const info = adapter.describeNative(rest, json);
   target.upstreamModel = info.upstreamModel ?? 'unknown';
   target.model = info.upstreamModel ? (runtime.catalog.modelForUpstream(provider.name, info.upstreamModel) ?? null) : null;
   ctx.labels.operation = info.operation;
@@ -75,7 +76,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     operation: info.operation,
     targets: [target],
     inputBytes: raw?.length ?? (Number(req.headers['content-length']) || 0),
-    body: raw ? safeJson(raw) : null,
+    body: json,
   });
 
   const search = query.toString();
@@ -125,7 +126,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const status = response.statusCode;
 
   if (status >= 400) {
-    const raw = await readAll(response.body).catch(() => Buffer.alloc(0));
+    const raw = await response.body.bytes().catch(() => Buffer.alloc(0));
     const error = adapter.error(status, response.headers, raw);
     observe(status, firstByteAt);
     settle(status, 'upstream_error', null, firstByteAt);
@@ -151,13 +152,11 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   let clientLeft = false;
   let cut = false;
   try {
-    for await (const chunk of response.body) {
+    const end = await response.body.forEachChunk((chunk) => {
       tap.push(chunk);
-      if (!(await writeWithBackpressure(res, chunk))) {
-        clientLeft = true;
-        break;
-      }
-    }
+      return writeWithBackpressure(res, chunk);
+    });
+    clientLeft = end === 'stopped';
   } catch {
     clientLeft = abort.signal.aborted;
     cut = !clientLeft;
@@ -179,7 +178,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
 
 /** The path must stay under the base URL's path and within the provider's passthrough list. */
 function checkPath(provider: ProviderRecord, baseUrl: string, rest: string): void {
-  const basePath = new URL(baseUrl).pathname.replace(/\/$/, '');
+  const basePath = parsedBase(baseUrl).path;
   const below = rest.startsWith(`${basePath}/`) ? rest.slice(basePath.length) : null;
   const allowed =
     below !== null &&
@@ -221,7 +220,21 @@ function responseHeaders(upstream: IncomingHttpHeaders, requestId: string): Reco
 }
 
 function originOf(url: string): string {
-  return new URL(url).origin;
+  return parsedBase(url).origin;
+}
+
+/** Base URLs come from the catalog and credentials: a handful, parsed once each. */
+const BASES = new Map<string, { origin: string; path: string }>();
+
+function parsedBase(url: string): { origin: string; path: string } {
+  let parsed = BASES.get(url);
+  if (!parsed) {
+    const u = new URL(url);
+    parsed = { origin: u.origin, path: u.pathname.replace(/\/$/, '') };
+    if (BASES.size >= 256) BASES.clear();
+    BASES.set(url, parsed);
+  }
+  return parsed;
 }
 
 function safeJson(raw: Buffer): unknown {

@@ -17,9 +17,9 @@ import { createAdapter } from '../providers/registry.ts';
 import { planTargets } from '../routing/plan.ts';
 import type { Strategy } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
-import { transportError, type OutboundRequest } from '../upstream/transport.ts';
+import { transportError, type OutboundRequest, type UpstreamBody } from '../upstream/transport.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { abortOnClientClose, readAll, writeWithBackpressure } from './client-stream.ts';
+import { abortOnClientClose, writeWithBackpressure } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import { sendJson } from './respond.ts';
 import type { Handler, RequestContext } from './services.ts';
@@ -153,7 +153,7 @@ async function attempt(call: UnifiedCall, target: Target, n: number, res: Server
   const firstByteAt = performance.now();
 
   if (response.statusCode >= 400) {
-    const error = adapter.error(response.statusCode, response.headers, await readAll(response.body).catch(() => Buffer.alloc(0)));
+    const error = adapter.error(response.statusCode, response.headers, await response.body.bytes().catch(() => Buffer.alloc(0)));
     observe(response.statusCode, firstByteAt, { retryAfterMs: retryAfterMs(response.headers['retry-after']) });
     return { error, status: response.statusCode, outcome: 'upstream_error', firstByteAt };
   }
@@ -171,7 +171,7 @@ async function attempt(call: UnifiedCall, target: Target, n: number, res: Server
   }
   let translated;
   try {
-    translated = adapter.response(call.operation, await readAll(response.body));
+    translated = adapter.response(call.operation, await response.body.bytes());
   } catch (err) {
     const error = transportError(err, target.baseUrl);
     if (signal.aborted) return { error, status: 499, outcome: 'aborted', firstByteAt };
@@ -199,7 +199,7 @@ async function streamToClient(
   call: UnifiedCall,
   target: Target,
   adapter: ProviderAdapter,
-  upstream: AsyncIterable<Uint8Array> & { destroy(): void },
+  upstream: UpstreamBody,
   res: ServerResponse,
   headers: Record<string, string>,
   signal: AbortSignal,
@@ -210,23 +210,20 @@ async function streamToClient(
   let firstChunk = true;
   let clientLeft = false;
   try {
-    for await (const chunk of upstream) {
+    const end = await upstream.forEachChunk((chunk) => {
       const out = translator.push(chunk);
-      if (out.length === 0) continue;
+      if (out.length === 0) return true;
       if (firstChunk) {
         firstChunk = false;
         observeFirstChunk(call, target);
       }
-      if (!(await writeWithBackpressure(res, out))) {
-        clientLeft = true;
-        break;
-      }
-    }
+      return writeWithBackpressure(res, out);
+    });
+    clientLeft = end === 'stopped';
   } catch {
     // The upstream body failed mid-way (reset, body timeout) or the client left and aborted it.
     clientLeft = signal.aborted;
   }
-  if (clientLeft) upstream.destroy();
   const tail = translator.finish();
   if (!res.writableEnded) res.end(clientLeft ? undefined : tail);
   const outcome: ExchangeOutcome = clientLeft

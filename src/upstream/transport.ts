@@ -6,6 +6,9 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/types.ts';
 import { GatewayError } from '../errors/catalog.ts';
+import { UpstreamExchange, type UpstreamResponse } from './exchange.ts';
+
+export type { UpstreamBody, UpstreamResponse } from './exchange.ts';
 
 export interface OutboundRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
@@ -28,20 +31,17 @@ export class Upstream {
     });
   }
 
-  async send(req: OutboundRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  /** Resolves at the response head; the body is read through `response.body`. */
+  send(req: OutboundRequest, signal: AbortSignal | null): Promise<UpstreamResponse> {
     const { origin, path } = splitUrl(req.url);
+    const exchange = new UpstreamExchange(signal, (err) => transportError(err, origin));
+    const options = { origin, path, method: req.method, headers: req.headers, body: req.body as Dispatcher.DispatchOptions['body'] };
     try {
-      return await this.#agent.request({
-        origin,
-        path,
-        method: req.method,
-        headers: req.headers,
-        body: req.body as Dispatcher.DispatchOptions['body'],
-        signal,
-      });
+      this.#agent.dispatch(options, exchange);
     } catch (err) {
-      throw transportError(err, origin);
+      exchange.onResponseError(null, err as Error);
     }
+    return exchange.head;
   }
 
   close(): Promise<void> {

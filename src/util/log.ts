@@ -1,5 +1,6 @@
 /** Structured JSON logs (pino). Anything that looks like a credential is redacted by path. */
 import { pino, type Logger } from 'pino';
+import { batchedStdout } from './log-destination.ts';
 
 export type { Logger };
 
@@ -21,9 +22,10 @@ export function withoutRedaction(log: Logger): Logger {
   return log.child({}, { redact: { paths: [] } });
 }
 
+/** Default destination: stdout, one write per event-loop turn (log-destination.ts). */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
     { level, base: { service: 'tollbooth' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
-    destination as pino.DestinationStream | undefined,
+    (destination as pino.DestinationStream | undefined) ?? batchedStdout(),
   );
 }

@@ -5,9 +5,7 @@
  * (_transcribed/error-bodies-from-public-reports.json).
  */
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import type { Dispatcher } from 'undici';
 import { registerSigner } from '../../src/credentials/backend-auth.ts';
 import { signAwsSigV4 } from '../../src/credentials/aws/sigv4.ts';
 import { Secret } from '../../src/credentials/secret.ts';
@@ -186,7 +184,8 @@ describe('Bedrock: ListFoundationModels on the control-plane host, signed with S
     let captured: OutboundRequest | null = null;
     const stub: Send = async (req) => {
       captured = req;
-      return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from('{"modelSummaries":[]}')]) } as unknown as Dispatcher.ResponseData;
+      const body = Buffer.from('{"modelSummaries":[]}');
+      return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: { bytes: async () => body, forEachChunk: async () => 'end', destroy() {} } };
     };
     const verdict = await verifyCredential(bedrock, credential('bedrock', null, { secret: new Secret(TEST_AWS_CREDENTIAL_STRING) }), stub);
     assert.equal(verdict.result, 'valid');

@@ -9,7 +9,7 @@
  * `seq` counts from 1 with no gap across files; `prev_hash` is the previous entry's `hash`
  * (64 zeros for the first entry ever).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { UsageRecord } from '../record.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -56,12 +56,9 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const obj = value as Record<string, unknown>;
   const keys = sortedKeys(obj);
-  // Entries are flat: copied in key order, the engine's own JSON.stringify writes them canonically.
-  if (keys.every((k) => obj[k] === null || typeof obj[k] !== 'object')) {
-    const ordered: Record<string, unknown> = {};
-    for (const k of keys) ordered[k] = obj[k];
-    return JSON.stringify(ordered);
-  }
+  // Entries are flat: JSON.stringify with the sorted key list as its replacer writes them
+  // canonically, in the engine, without building a reordered copy.
+  if (keys.every((k) => obj[k] === null || typeof obj[k] !== 'object')) return JSON.stringify(obj, keys);
   const members: string[] = [];
   for (const key of keys) {
     if (obj[key] !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(obj[key])}`);
@@ -84,17 +81,59 @@ function sortedKeys(obj: Record<string, unknown>): string[] {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 const HASH_MEMBER = ',"hash":"';
 
 /** Chains `body` after (`seq - 1`, `prevHash`): the entry and its line (with the trailing newline). */
 export function sealEntry(body: EntryBody, seq: number, prevHash: string): { entry: LedgerEntry; line: string } {
-  const entry = { ...body, seq, prev_hash: prevHash } as LedgerEntry;
-  const canonical = canonicalJson(entry);
+  const entry = body.type === 'charge' ? sortedCharge(body, seq, prevHash) : ({ ...body, seq, prev_hash: prevHash } as LedgerEntry);
+  // A sorted flat entry is its own canonical form: the engine's JSON.stringify, on its fast path.
+  const canonical = body.type === 'charge' ? JSON.stringify(entry) : canonicalJson(entry);
   entry.hash = sha256Hex(canonical);
   return { entry, line: `${canonical.slice(0, -1)}${HASH_MEMBER}${entry.hash}"}\n` };
+}
+
+/**
+ * A charge entry with its members written in canonical order (sorted by UTF-16 code unit), once
+ * per metered request; `hash` is filled in after. A test checks this order against canonicalJson.
+ */
+function sortedCharge(b: Omit<ChargeEntry, keyof Chained>, seq: number, prevHash: string): ChargeEntry {
+  const sorted: Omit<ChargeEntry, 'hash'> = {
+    api: b.api,
+    attempts: b.attempts,
+    billing: b.billing,
+    cached_tokens: b.cached_tokens,
+    completion_tokens: b.completion_tokens,
+    credential: b.credential,
+    credits: b.credits,
+    duration_ms: b.duration_ms,
+    from_allowance: b.from_allowance,
+    from_wallet: b.from_wallet,
+    key_id: b.key_id,
+    model: b.model,
+    operation: b.operation,
+    org: b.org,
+    outcome: b.outcome,
+    period: b.period,
+    prev_hash: prevHash,
+    prompt_tokens: b.prompt_tokens,
+    provider: b.provider,
+    reasoning_tokens: b.reasoning_tokens,
+    request_id: b.request_id,
+    requested_model: b.requested_model,
+    seq,
+    status: b.status,
+    stream: b.stream,
+    ts: b.ts,
+    ttfb_ms: b.ttfb_ms,
+    type: b.type,
+    unpriced: b.unpriced,
+    upstream_model: b.upstream_model,
+    usage_source: b.usage_source,
+  };
+  return sorted as ChargeEntry;
 }
 
 /** `,"hash":"` + 64 hex digits + `"}`. */

@@ -23,6 +23,8 @@ export interface LedgerOptions {
   dir: string;
   maxFileBytes?: number;
   commitWindowMs?: number;
+  /** Longest a written entry waits for the fdatasync that makes it durable (default 20 ms). */
+  syncIntervalMs?: number;
   /** The allowance the org's plan grants now (null: none), for splitting a charge. */
   allowanceOf?: (org: string) => Allowance | null;
   metrics?: Metrics;
@@ -93,6 +95,7 @@ export class Ledger implements UsageRecorder {
         dir,
         maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
         commitWindowMs: options.commitWindowMs ?? 2,
+        syncIntervalMs: options.syncIntervalMs ?? 20,
         onCommit: metrics
           ? ({ entries, bytes, seconds }) => {
               metrics.ledgerBatchEntries.observe(entries);

@@ -1,10 +1,15 @@
 /**
- * Appends sealed lines to the newest ledger file with group commit: lines appended while a commit
- * is being written wait for the next one, so under load one write + fdatasync carries many entries,
- * and at low load an entry waits at most the commit window plus one fsync. An entry is acknowledged
- * (its promise resolves) once the fsync that carries it returns. Files rotate by size at line
- * boundaries; a write failure stops the writer for good (the next start quarantines any partial
- * line), so nothing is ever written after a gap.
+ * Appends sealed lines to the newest ledger file in two stages, each grouping many entries:
+ * - write: within `commitWindowMs` of being appended, a batch reaches the file (the page cache):
+ *   from then on it survives a crash of the process (an OOM kill, a panic);
+ * - sync: within `syncIntervalMs` of being written, one fdatasync makes everything written so far
+ *   durable: from then on it survives a crash of the machine. An entry is acknowledged (its promise
+ *   resolves) once the sync that carries it returns.
+ * A write is a few microseconds of CPU, a sync on the VMs this runs on ~0.1 ms of the process's own
+ * CPU and more of the kernel's (bench/RESULTS.md): syncing every few milliseconds at low load was
+ * the largest single cost of a request. Writes and syncs run one at a time, in order. Files rotate
+ * by size at line boundaries; a write or sync failure stops the writer for good (the next start
+ * quarantines any partial line), so nothing is ever written after a gap.
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,21 +21,26 @@ import { segmentName, type Segment } from './segments.ts';
 const WRITE_CHUNK_BYTES = 4 << 20;
 
 export interface CommitStats {
+  /** Entries made durable by one sync. */
   entries: number;
   bytes: number;
-  /** From the batch's first append to its fsync: the longest any of its entries waited. */
+  /** From the first append among them to the sync's return: the longest any of them waited. */
   seconds: number;
 }
 
 export interface WriterOptions {
   dir: string;
   maxFileBytes: number;
+  /** Longest an appended entry waits before it is written to the file. */
   commitWindowMs: number;
+  /** Longest a written entry waits for the sync that makes it durable (0: sync after every write). */
+  syncIntervalMs: number;
   /** A batch this large is written without waiting for the window. */
   maxBatchBytes?: number;
+  /** After each sync. */
   onCommit?(stats: CommitStats): void;
   onRotate?(file: string): void;
-  /** Called once, when a write or fsync fails and the writer stops. */
+  /** Called once, when a write or sync fails and the writer stops. */
   onFailure?(err: Error): void;
 }
 
@@ -46,7 +56,7 @@ interface Batch {
 
 export interface Appended {
   entry: LedgerEntry;
-  /** Resolves once the entry is on disk (fsynced); rejects if the ledger could not write it. */
+  /** Resolves once the entry is on stable storage; rejects if the ledger could not write it. */
   acked: Promise<void>;
 }
 
@@ -57,13 +67,23 @@ export class LedgerWriter {
   #size: number;
   #seq: number;
   #head: string;
+  /** Appended, not written yet. */
   #batch: Batch = newBatch();
-  #timer: NodeJS.Timeout | null = null;
-  #committing = false;
+  /** Written, waiting for a sync. */
+  #written: Batch[] = [];
+  /** In the hands of the write or sync running now. */
+  #inFlight: Batch[] = [];
+  /** The batch that took the latest append: settled once everything appended so far is durable. */
+  #newest: Promise<void> = Promise.resolve();
+  #writeTimer: NodeJS.Timeout | null = null;
+  #syncTimer: NodeJS.Timeout | null = null;
+  #writeDue = false;
+  #syncDue = false;
+  /** A write or a sync is running. */
+  #busy = false;
+  #idle: (() => void) | null = null;
   #failure: Error | null = null;
   #closed = false;
-  /** The batch being written (settled once its fsync returns). */
-  #lastCommit: Promise<void> = Promise.resolve();
 
   private constructor(options: WriterOptions, file: FileHandle, index: number, size: number, head: ChainHead) {
     this.#options = { maxBatchBytes: 1 << 20, ...options };
@@ -105,65 +125,124 @@ export class LedgerWriter {
     batch.lines.push(line);
     batch.sizes.push(size);
     batch.bytes += size;
+    this.#newest = batch.done;
     if (this.#failure) batch.reject(this.#failure);
-    else this.#schedule();
+    else if (batch.bytes >= this.#options.maxBatchBytes) this.#due('write');
+    else this.#writeTimer ??= setTimeout(() => this.#due('write'), this.#options.commitWindowMs);
     return { entry, acked: batch.done };
   }
 
-  /** Resolves once everything appended so far is on disk. */
+  /** Writes and syncs now; resolves once everything appended so far is on stable storage. */
   flush(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#batch.lines.length === 0) return this.#committing ? this.#lastCommit : Promise.resolve();
-    const done = this.#batch.done;
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
-    void this.#commit();
-    return done;
+    const newest = this.#newest;
+    this.#writeDue = true;
+    this.#syncDue = true;
+    this.#pump();
+    return newest;
   }
 
   async close(): Promise<void> {
     await this.flush().catch(() => {});
-    while (this.#committing) await this.#lastCommit.catch(() => {});
+    if (this.#busy) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#closed = true;
+    this.#clearTimers();
     await this.#file.close();
   }
 
-  #schedule(): void {
-    if (this.#committing) return;
-    if (this.#batch.bytes >= this.#options.maxBatchBytes) void this.#commit();
-    else this.#timer ??= setTimeout(() => void this.#commit(), this.#options.commitWindowMs);
+  #due(stage: 'write' | 'sync'): void {
+    if (stage === 'write') {
+      this.#writeTimer = null;
+      this.#writeDue = true;
+    } else {
+      this.#syncTimer = null;
+      this.#syncDue = true;
+    }
+    this.#pump();
   }
 
-  async #commit(): Promise<void> {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
+  /** Starts the next due write or sync, unless one is running (it calls back here when done). */
+  #pump(): void {
+    if (this.#busy || this.#failure) return;
+    if (this.#writeDue && this.#batch.lines.length > 0) void this.#runWrite();
+    else if (this.#syncDue && this.#written.length > 0) void this.#runSync();
+    else {
+      this.#writeDue = false;
+      this.#syncDue = false;
+      this.#idle?.();
+      this.#idle = null;
     }
-    if (this.#committing || this.#batch.lines.length === 0) return;
-    this.#committing = true;
+  }
+
+  async #runWrite(): Promise<void> {
+    this.#busy = true;
+    this.#writeDue = false;
+    if (this.#writeTimer) clearTimeout(this.#writeTimer);
+    this.#writeTimer = null;
     const batch = this.#batch;
     this.#batch = newBatch();
-    this.#lastCommit = batch.done;
+    this.#inFlight = [batch];
     try {
       await this.#write(batch);
-      this.#options.onCommit?.({ entries: batch.lines.length, bytes: batch.bytes, seconds: (performance.now() - batch.firstAt) / 1000 });
-      batch.resolve();
     } catch (err) {
-      this.#failure = err instanceof Error ? err : new Error(String(err));
-      batch.reject(this.#failure);
-      this.#options.onFailure?.(this.#failure);
-    } finally {
-      this.#committing = false;
+      return this.#fail(err);
     }
-    if (this.#batch.lines.length === 0) return;
-    // Whatever arrived during this commit has already waited one fsync: write it now.
-    if (this.#failure) this.#batch.reject(this.#failure);
-    else void this.#commit();
+    this.#inFlight = [];
+    this.#written.push(batch);
+    if (this.#options.syncIntervalMs <= 0) this.#syncDue = true;
+    else this.#syncTimer ??= setTimeout(() => this.#due('sync'), this.#options.syncIntervalMs);
+    // Appended while this write ran: their window timer is already running.
+    this.#busy = false;
+    this.#pump();
   }
 
-  /** Writes the batch (in bounded chunks, rotating where a file fills up), then fsyncs it. */
+  async #runSync(): Promise<void> {
+    this.#busy = true;
+    this.#syncDue = false;
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    this.#syncTimer = null;
+    const batches = this.#written;
+    this.#written = [];
+    this.#inFlight = batches;
+    try {
+      await this.#file.datasync();
+    } catch (err) {
+      return this.#fail(err);
+    }
+    this.#inFlight = [];
+    let entries = 0;
+    let bytes = 0;
+    for (const b of batches) {
+      entries += b.lines.length;
+      bytes += b.bytes;
+      b.resolve();
+    }
+    this.#options.onCommit?.({ entries, bytes, seconds: (performance.now() - batches[0]!.firstAt) / 1000 });
+    this.#busy = false;
+    this.#pump();
+  }
+
+  /** A write or sync failed: nothing more is written, and nothing not yet durable is acknowledged. */
+  #fail(err: unknown): void {
+    this.#failure = err instanceof Error ? err : new Error(String(err));
+    for (const b of [...this.#inFlight, ...this.#written, this.#batch]) b.reject(this.#failure);
+    this.#inFlight = [];
+    this.#written = [];
+    this.#clearTimers();
+    this.#busy = false;
+    this.#idle?.();
+    this.#idle = null;
+    this.#options.onFailure?.(this.#failure);
+  }
+
+  #clearTimers(): void {
+    if (this.#writeTimer) clearTimeout(this.#writeTimer);
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    this.#writeTimer = null;
+    this.#syncTimer = null;
+  }
+
+  /** Writes the batch, in bounded chunks, rotating where a file fills up. */
   async #write(batch: Batch): Promise<void> {
     let from = 0;
     let bytes = 0;
@@ -179,7 +258,6 @@ export class LedgerWriter {
       bytes += size;
     }
     await this.#writeChunk(from === 0 ? batch.lines : batch.lines.slice(from), bytes);
-    await this.#file.datasync();
   }
 
   async #writeChunk(lines: string[], bytes: number): Promise<void> {
@@ -193,7 +271,10 @@ export class LedgerWriter {
     this.#size += bytes;
   }
 
-  /** The chain goes on in the next file: its first entry's prev_hash is this file's last hash. */
+  /**
+   * The chain goes on in the next file: its first entry's prev_hash is this file's last hash. The
+   * full file is synced before it is closed; the next sync covers the new one.
+   */
   async #rotate(): Promise<void> {
     await this.#file.datasync();
     await this.#file.close();

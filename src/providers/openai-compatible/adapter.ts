@@ -46,7 +46,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
     },
 
     response(operation, raw) {
-      const text = Buffer.from(raw).toString('utf8');
+      const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       const embeddings = operation === 'embeddings';
       const notJson = () =>
         new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
@@ -57,7 +57,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
         // This vendor's answers may need fixing: the whole body is read.
         let body: Record<string, unknown>;
         try {
-          body = JSON.parse(text) as Record<string, unknown>;
+          body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
         } catch {
           throw notJson();
         }
@@ -65,9 +65,9 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
         const usage = usageFromOpenAI(usageField(body), compat, embeddings);
         return normalize(compat, body, { nextIndex: 0 }) ? { body: JSON.stringify(body), usage } : { body: raw, usage };
       }
-      if (!looksLikeObject(text)) throw notJson();
+      if (!looksLikeObject(bytes)) throw notJson();
       // The vendor already speaks the unified shape: its bytes go to the client unchanged.
-      return { body: raw, usage: usageOfBody(text, compat, embeddings) };
+      return { body: raw, usage: usageOfBody(bytes, compat, embeddings) };
     },
 
     stream: () => new OpenAIStream({ compat, hideUsageChunk, emit: true }),
@@ -97,7 +97,15 @@ function operationOf(path: string): Operation {
   return 'chat';
 }
 
-/** First and last non-space characters are braces: a cheap guard against HTML error pages and the like. */
-function looksLikeObject(text: string): boolean {
-  return text.trimStart().startsWith('{') && text.trimEnd().endsWith('}');
+/** First and last non-space bytes are braces: a cheap guard against HTML error pages and the like. */
+function looksLikeObject(bytes: Buffer): boolean {
+  let first = 0;
+  let last = bytes.length - 1;
+  while (first <= last && isSpace(bytes[first]!)) first++;
+  while (last > first && isSpace(bytes[last]!)) last--;
+  return bytes[first] === 0x7b && bytes[last] === 0x7d && first < last;
+}
+
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }

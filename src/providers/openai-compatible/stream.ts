@@ -40,11 +40,13 @@ export class OpenAIStream implements StreamTranslator {
     );
   }
 
-  push(chunk: Uint8Array): string {
-    this.#reader.push(chunk);
+  push(chunk: Uint8Array): string | Uint8Array {
+    const text = this.#reader.push(chunk);
     const out = this.#out;
     this.#out = '';
-    return out;
+    // Whole events passed on unchanged in the upstream's own framing (the usual case): the
+    // upstream bytes go to the client as they are, sparing an encode of every chunk.
+    return out === text ? chunk : out;
   }
 
   finish(): string {

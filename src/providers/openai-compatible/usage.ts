@@ -35,16 +35,33 @@ export function usageField(obj: Record<string, unknown>): unknown {
 }
 
 const USAGE_KEY = /"usage"\s*:\s*\{/g;
+const USAGE_NAME = '"usage"';
 
 /**
- * The usage of a whole (non-streamed) body, reading only its `usage` object: parsing the entire
- * answer just for its last few fields showed up in the request profile. Inside JSON strings every
- * quote is escaped, so the key found is a real key.
+ * The usage of a whole (non-streamed) body, reading only its `usage` object: decoding and parsing
+ * the entire answer just for its last few fields showed up in the request profile. The key is
+ * looked for from the end (where every vendor puts it) in the bytes, and only from there is text
+ * decoded. Inside JSON strings every quote is escaped, so `"usage"` followed by a colon is always
+ * a real key.
  */
-export function usageOfBody(text: string, compat: OpenAICompat | null, embeddings: boolean): Usage | null {
-  USAGE_KEY.lastIndex = 0;
+export function usageOfBody(body: Buffer, compat: OpenAICompat | null, embeddings: boolean): Usage | null {
+  const at = body.lastIndexOf(USAGE_NAME);
+  if (at === -1) return null;
+  const tail = body.toString('utf8', at);
+  const found = usageObjectAt(tail, 0) ?? usageObjectAt(body.toString('utf8'), null);
+  if (found === null) return null;
+  try {
+    return usageFromOpenAI(JSON.parse(found), compat, embeddings);
+  } catch {
+    return null;
+  }
+}
+
+/** The text of the `{…}` after a `"usage":` key at `at` (or the first such key, when null). */
+function usageObjectAt(text: string, at: number | null): string | null {
+  USAGE_KEY.lastIndex = at ?? 0;
   const match = USAGE_KEY.exec(text);
-  if (!match) return null;
+  if (!match || (at !== null && match.index !== at)) return null;
   const start = USAGE_KEY.lastIndex - 1;
   let depth = 0;
   for (let i = start; i < text.length; i++) {
@@ -52,13 +69,7 @@ export function usageOfBody(text: string, compat: OpenAICompat | null, embedding
     if (c === 34) {
       for (i++; i < text.length && text.charCodeAt(i) !== 34; i += text.charCodeAt(i) === 92 ? 2 : 1);
     } else if (c === 123) depth++;
-    else if (c === 125 && --depth === 0) {
-      try {
-        return usageFromOpenAI(JSON.parse(text.slice(start, i + 1)), compat, embeddings);
-      } catch {
-        return null;
-      }
-    }
+    else if (c === 125 && --depth === 0) return text.slice(start, i + 1);
   }
   return null;
 }
