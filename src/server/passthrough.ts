@@ -152,10 +152,14 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   let clientLeft = false;
   let cut = false;
   try {
-    const end = await response.body.forEachChunk((chunk) => {
-      tap.push(chunk);
-      return writeWithBackpressure(res, chunk);
-    });
+    // Ended in the tick of the last chunk, so the end shares its syscall.
+    const end = await response.body.forEachChunk(
+      (chunk) => {
+        tap.push(chunk);
+        return writeWithBackpressure(res, chunk);
+      },
+      () => res.end(),
+    );
     clientLeft = end === 'stopped';
   } catch {
     clientLeft = abort.signal.aborted;
@@ -165,7 +169,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     response.body.destroy();
     // Never let a cut body look like a clean end: drop the connection instead of ending the response.
     res.destroy();
-  } else {
+  } else if (!res.writableEnded) {
     res.end();
   }
   const tapped = tap.finish();

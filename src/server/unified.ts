@@ -206,26 +206,34 @@ async function streamToClient(
 ): Promise<{ outcome: ExchangeOutcome; usage: Usage }> {
   const translator = adapter.stream(call.operation);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
-  res.flushHeaders();
+  // The head leaves with the first chunk (one syscall, not two), or on its own if that is slow.
+  const flushHead = setTimeout(() => res.flushHeaders(), HEAD_ALONE_AFTER_MS);
   let firstChunk = true;
   let clientLeft = false;
+  let finished = false;
+  const finish = () => {
+    finished = true;
+    clearTimeout(flushHead);
+    const tail = translator.finish();
+    if (!res.writableEnded) res.end(clientLeft ? undefined : tail);
+  };
   try {
     const end = await upstream.forEachChunk((chunk) => {
       const out = translator.push(chunk);
       if (out.length === 0) return true;
       if (firstChunk) {
         firstChunk = false;
+        clearTimeout(flushHead);
         observeFirstChunk(call, target);
       }
       return writeWithBackpressure(res, out);
-    });
+    }, finish);
     clientLeft = end === 'stopped';
   } catch {
     // The upstream body failed mid-way (reset, body timeout) or the client left and aborted it.
     clientLeft = signal.aborted;
   }
-  const tail = translator.finish();
-  if (!res.writableEnded) res.end(clientLeft ? undefined : tail);
+  if (!finished) finish();
   const outcome: ExchangeOutcome = clientLeft
     ? 'aborted'
     : translator.outcome === 'complete'
@@ -235,6 +243,9 @@ async function streamToClient(
         : 'truncated';
   return { outcome, usage: translator.usage ?? estimated(call.promptChars, translator.generatedChars) };
 }
+
+/** How long a stream's head waits for its first chunk before it is sent alone. */
+const HEAD_ALONE_AFTER_MS = 20;
 
 function observeFirstChunk(call: UnifiedCall, target: Target): void {
   call.ctx.services.metrics.timeToFirstChunk

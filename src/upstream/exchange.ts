@@ -16,9 +16,10 @@ export interface UpstreamBody {
   /**
    * Hands every chunk to `onChunk` in order. Resolves 'end' when the body is complete, 'stopped'
    * when `onChunk` answered false (the upstream is then aborted); rejects when the upstream fails
-   * (after the chunks received before the failure were handed over).
+   * (after the chunks received before the failure were handed over). `onEnd` runs when the body is
+   * complete, in the same tick as its last chunk (so a last write and the end can share a syscall).
    */
-  forEachChunk(onChunk: (chunk: Buffer) => ChunkVerdict): Promise<'end' | 'stopped'>;
+  forEachChunk(onChunk: (chunk: Buffer) => ChunkVerdict, onEnd?: () => void): Promise<'end' | 'stopped'>;
   /** Stops reading and aborts the upstream request. */
   destroy(): void;
 }
@@ -121,7 +122,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
     });
   }
 
-  forEachChunk(onChunk: (chunk: Buffer) => ChunkVerdict): Promise<'end' | 'stopped'> {
+  forEachChunk(onChunk: (chunk: Buffer) => ChunkVerdict, onEnd?: () => void): Promise<'end' | 'stopped'> {
     return new Promise((resolve, reject) => {
       let waiting = false;
       const stop = () => {
@@ -138,6 +139,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
               reject(this.#error);
             } else if (this.#ended) {
               this.#wake = null;
+              onEnd?.();
               resolve('end');
             }
             return;
