@@ -76,7 +76,7 @@ export class Meter {
       duration_ms: round3(x.endedAt - x.startedAt),
       ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),
     };
-    this.#recorder.record(record);
+    this.#recorder.record(record, result.pico);
     x.admission?.settle(record);
 
     const m = this.#metrics;

@@ -36,7 +36,8 @@ export interface UsageRecord {
 
 /** Where metered exchanges go: the ledger (src/metering/ledger/). */
 export interface UsageRecorder {
-  record(entry: UsageRecord): void;
+  /** `pico`: the record's credits as pico-credits, when the caller has them (spares a parse). */
+  record(entry: UsageRecord, pico?: bigint): void;
   /** Flushes everything recorded so far to durable storage. */
   flush(): Promise<void>;
   close(): Promise<void>;

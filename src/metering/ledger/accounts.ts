@@ -69,19 +69,24 @@ export class Accounts {
 
   /** Applies one entry (replay, or a live append). */
   apply(entry: LedgerEntry): void {
-    const account = this.#account(entry.org);
     if (entry.type === 'grant') {
+      const account = this.#account(entry.org);
       const credits = parseCredits(entry.credits);
       account.granted += credits;
       account.wallet += credits;
       account.grantIds.add(entry.grant_id);
       return;
     }
-    const fromAllowance = parseCredits(entry.from_allowance);
-    account.charged += parseCredits(entry.credits);
-    account.wallet -= parseCredits(entry.from_wallet);
-    if (entry.period !== null && fromAllowance > 0n) {
-      account.allowanceUsed.set(entry.period, (account.allowanceUsed.get(entry.period) ?? 0n) + fromAllowance);
+    this.applyCharge(entry.org, entry.period, parseCredits(entry.credits), parseCredits(entry.from_allowance), parseCredits(entry.from_wallet));
+  }
+
+  /** A charge's amounts, already in pico-credits (a live append: no text to parse). */
+  applyCharge(org: string, period: string | null, credits: bigint, fromAllowance: bigint, fromWallet: bigint): void {
+    const account = this.#account(org);
+    account.charged += credits;
+    account.wallet -= fromWallet;
+    if (period !== null && fromAllowance > 0n) {
+      account.allowanceUsed.set(period, (account.allowanceUsed.get(period) ?? 0n) + fromAllowance);
     }
   }
 

@@ -114,25 +114,26 @@ export class Ledger implements UsageRecorder {
   }
 
   /** UsageRecorder: one charge entry per metered exchange. Never throws into the request path. */
-  record(record: UsageRecord): void {
+  record(record: UsageRecord, pico?: bigint): void {
     try {
-      this.charge(record);
+      this.charge(record, pico);
     } catch (err) {
       // Only after close (a request outliving the drain): say loudly which charge is missing.
       this.#log?.error({ err, charge: record }, 'ledger: a charge could not be appended');
     }
   }
 
-  charge(record: UsageRecord): Appended {
-    const pico = parseCredits(record.credits);
+  charge(record: UsageRecord, pico = parseCredits(record.credits)): Appended {
     const split = this.accounts.split(record.org, pico, this.#allowanceOf(record.org), record.ts);
-    return this.#append({
+    const appended = this.#writer.append({
       type: 'charge',
       ...record,
       period: split.period,
       from_allowance: formatCredits(split.fromAllowance),
       from_wallet: formatCredits(split.fromWallet),
     });
+    this.accounts.applyCharge(record.org, split.period, pico, split.fromAllowance, split.fromWallet);
+    return appended;
   }
 
   /** Adds credits to a wallet once per (org, grant id); a repeat returns the entry already recorded. */

@@ -11,6 +11,7 @@
  * by size at line boundaries; a write or sync failure stops the writer for good (the next start
  * quarantines any partial line), so nothing is ever written after a gap.
  */
+import { writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChainHead } from './chain.ts';
@@ -183,7 +184,8 @@ export class LedgerWriter {
     this.#batch = newBatch();
     this.#inFlight = [batch];
     try {
-      await this.#write(batch);
+      if (this.#fits(batch)) this.#writeNow(batch);
+      else await this.#write(batch);
     } catch (err) {
       return this.#fail(err);
     }
@@ -240,6 +242,22 @@ export class LedgerWriter {
     if (this.#syncTimer) clearTimeout(this.#syncTimer);
     this.#writeTimer = null;
     this.#syncTimer = null;
+  }
+
+  /** The batch goes into the current file in one write. */
+  #fits(batch: Batch): boolean {
+    return batch.bytes < WRITE_CHUNK_BYTES && this.#size + batch.bytes <= this.#options.maxFileBytes;
+  }
+
+  /**
+   * One write to the page cache, on this thread: microseconds, where a trip through the I/O thread
+   * pool (a thread woken, then this one) cost more than the write itself. Only the sync, which can
+   * take milliseconds, goes to the pool.
+   */
+  #writeNow(batch: Batch): void {
+    const buffer = Buffer.from(batch.lines.join(''));
+    for (let written = 0; written < buffer.length; ) written += writeSync(this.#file.fd, buffer, written);
+    this.#size += batch.bytes;
   }
 
   /** Writes the batch, in bounded chunks, rotating where a file fills up. */
