@@ -90,7 +90,7 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
     loadGenerator: generator.name,
     settings: { durationS: options.durationS, rounds: options.rounds, warmupS: options.warmupS, connections: options.connections, firstChunkSamples: options.firstChunkSamples, profiled: options.profile },
     tollbooth: {
-      command: `node_modules/.bin/node ${ctx.tollboothNodeArgs.length ? `${ctx.tollboothNodeArgs.join(' ')} ` : ''}src/cli.ts serve --config <temp>/tollbooth.yaml`,
+      command: `${ctx.tollboothNodeArgs.length ? `NODE_OPTIONS='${ctx.tollboothNodeArgs.join(' ')}' ` : ''}bin/tollbooth serve --config <temp>/tollbooth.yaml`,
       logLevel: tollbooth.logLevel,
       usageRecords: usageRecords(tollbooth.dataDir),
       requestsCounted: await requestsCounted(tollbooth.opsOrigin),

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { freePort, ProcessGroup, waitForHttp } from './processes.ts';
-import { tollboothNode } from './subjects/tollbooth.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { buildRuntime } from '../src/config/runtime.ts';
 import { planTargets } from '../src/routing/plan.ts';
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
     };
     const file = join(dir, 'tollbooth.yaml');
     writeFileSync(file, stringify(config));
-    const child = group.spawn('tollbooth', tollboothNode(), ['src/cli.ts', 'serve', '--config', file], { cwd: ROOT, env: { ...process.env, OUTAGE_KEY: 'sk-outage' } });
+    const child = group.spawn('tollbooth', join(ROOT, 'bin/tollbooth'), ['serve', '--config', file], { cwd: ROOT, env: { ...process.env, OUTAGE_KEY: 'sk-outage' } });
     await waitForHttp(`http://127.0.0.1:${opsPort}/readyz`, child);
     const url = `http://127.0.0.1:${port}/v1/chat/completions`;
     const request = (model: string) => ({

@@ -1,12 +1,13 @@
 /**
- * Tollbooth started exactly as production runs it — `node src/cli.ts serve --config <file>` with the
- * repo's Node 24 — from a temp config: the real catalog, managed OpenAI and Anthropic credentials
+ * Tollbooth started exactly as production runs it — `bin/tollbooth serve --config <file>` (dist/,
+ * rebuilt from src/ when stale, under the launcher's Node flags; see the script) with the repo's
+ * Node 24 — from a temp config: the real catalog, managed OpenAI and Anthropic credentials
  * whose base URL is the fake upstream, one caller key, the usage log in the temp dir, and the log
  * level production has unless told otherwise (the schema default, `info`: one access line per
  * request). Its log goes to a file, as a container runtime would collect it.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, waitForHttp, type Child, type ProcessGroup } from '../processes.ts';
@@ -19,7 +20,10 @@ export interface TollboothOptions {
   dir: string;
   /** Unset: the production default. */
   logLevel: string | null;
-  /** Extra node flags (e.g. --cpu-prof). */
+  /**
+   * Extra node flags (e.g. --cpu-prof), given as NODE_OPTIONS, which the launcher puts after its own
+   * flags: they win, but must be flags NODE_OPTIONS allows.
+   */
   nodeArgs: string[];
   /** Another checkout to run (its src/ and config/catalog), e.g. the code before a change. */
   root?: string | null;
@@ -35,11 +39,6 @@ export interface RunningTollbooth {
   /** The ledger directory (usage records). */
   dataDir: string;
   logLevel: string;
-}
-
-export function tollboothNode(): string {
-  const local = join(ROOT, 'node_modules/.bin/node');
-  return existsSync(local) ? local : process.execPath;
 }
 
 export async function startTollbooth(group: ProcessGroup, options: TollboothOptions): Promise<RunningTollbooth> {
@@ -63,10 +62,11 @@ export async function startTollbooth(group: ProcessGroup, options: TollboothOpti
   writeFileSync(configFile, stringify(config));
   const logFile = join(options.dir, 'tollbooth.log');
   const fd = openSync(logFile, 'a');
-  const env = { ...process.env, BENCH_OPENAI_KEY: 'sk-bench-openai', BENCH_ANTHROPIC_KEY: 'sk-ant-bench' };
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', ...options.nodeArgs].join(' ').trim();
+  const env = { ...process.env, BENCH_OPENAI_KEY: 'sk-bench-openai', BENCH_ANTHROPIC_KEY: 'sk-ant-bench', NODE_OPTIONS: nodeOptions };
   let child: Child;
   try {
-    child = group.spawn(options.name ?? 'tollbooth', tollboothNode(), [...options.nodeArgs, 'src/cli.ts', 'serve', '--config', configFile], { cwd: root, env, output: fd });
+    child = group.spawn(options.name ?? 'tollbooth', join(root, 'bin/tollbooth'), ['serve', '--config', configFile], { cwd: root, env, output: fd });
   } finally {
     closeSync(fd);
   }

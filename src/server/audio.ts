@@ -12,7 +12,6 @@ import { planTargets } from '../routing/plan.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { abortOnClientClose } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
-import { readMultipart } from './multipart-relay.ts';
 import { sendJson } from './respond.ts';
 import type { Handler } from './services.ts';
 
@@ -28,6 +27,8 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
       headers: { connection: 'close' },
     });
   }
+  // The multipart parser (busboy) is loaded by the first upload, not at start-up.
+  const { readMultipart } = await import('./multipart-relay.ts');
   const upload = await readMultipart(req, { maxUploadBytes: limits.max_upload_bytes, spoolDir: join(runtime.config.ledger.dir, 'spool') });
   try {
     const resolution = runtime.catalog.resolve(upload.model);

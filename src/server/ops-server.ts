@@ -1,5 +1,6 @@
 /** The ops listener: liveness, readiness, Prometheus metrics and the management API, on its own port. */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from '../util/http-server.ts';
 import type { AdminRouter } from './admin/router.ts';
 import type { Services } from './services.ts';
 

@@ -4,7 +4,8 @@
  * line in the request metrics.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../util/http-server.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import { statusClass } from '../metrics/registry.ts';
 import { logAccess } from './access-log.ts';

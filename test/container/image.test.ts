@@ -1,14 +1,15 @@
 /**
  * The container image, checked without a Docker engine: the Dockerfile read line by line (every
  * COPY source exists and survives .dockerignore, non-root, no HEALTHCHECK, the chart runs what the
- * image runs), and the production dependency set it installs (`npm ci --omit=dev`) installed for
- * real into a temp dir beside copies of src/ and config/: the sidecar starts from it and serves.
+ * image runs), and the image's /app laid out for real in a temp dir: the production dependency set
+ * (`npm ci --omit=dev`), dist/ built from src/ as the build stage does, bin/ and config/, and no
+ * src/. The sidecar starts from it through bin/tollbooth, as the ENTRYPOINT does, and serves.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -57,15 +58,29 @@ describe('Dockerfile', () => {
   test('every COPY source exists in the build context and is not ignored; nothing else is copied', () => {
     const copies = instructions.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'));
     const sources = copies.flatMap((c) => c.args.split(/\s+/).slice(0, -1));
-    assert.deepEqual([...sources].sort(), ['config', 'package-lock.json', 'package.json', 'package.json', 'package-lock.json', 'src'].sort());
+    assert.deepEqual(
+      [...sources].sort(),
+      ['package.json', 'package-lock.json', 'package.json', 'scripts/build.ts', 'src', 'package.json', 'package-lock.json', 'bin', 'config'].sort(),
+    );
     for (const source of sources) {
       assert.ok(existsSync(join(ROOT, source)), `${source} exists`);
       assert.ok(!ignored(source), `${source} is not excluded by .dockerignore`);
     }
-    for (const excluded of ['node_modules', 'test', 'bench', 'charts', 'examples', '.git', 'data', 'config/catalog/PRICES.md']) {
+    for (const excluded of ['node_modules', 'dist', 'test', 'bench', 'charts', 'examples', '.git', 'data', 'config/catalog/PRICES.md', 'scripts/other.ts']) {
       assert.ok(ignored(excluded), `${excluded} stays out of the build context`);
     }
-    assert.ok(!ignored('src/cli.ts') && !ignored('config/catalog/models/openai.yaml'));
+    assert.ok(!ignored('src/cli.ts') && !ignored('bin/tollbooth') && !ignored('config/catalog/models/openai.yaml'));
+  });
+
+  test('the final stage holds dist/ from the build stage, not src/', () => {
+    const build = instructions.slice(
+      instructions.findIndex((i) => i.op === 'FROM' && /\bAS build$/i.test(i.args)),
+      instructions.findLastIndex((i) => i.op === 'FROM'),
+    );
+    assert.ok(build.some((i) => i.op === 'RUN' && /^node .*scripts\/build\.ts$/.test(i.args)), 'the build stage runs scripts/build.ts');
+    const copies = lastStage.filter((i) => i.op === 'COPY').map((i) => i.args);
+    assert.ok(copies.includes('--from=build /app/dist ./dist'));
+    assert.ok(!copies.some((c) => /^src\b/.test(c)), 'no sources in the final image');
   });
 
   test('runs as a non-root user, exposes the proxy and ops ports, and has no HEALTHCHECK', () => {
@@ -78,24 +93,30 @@ describe('Dockerfile', () => {
     assert.equal(String(chartValues.securityContext.runAsUser), user!.args.split(':')[0], 'the chart runs the same uid');
   });
 
-  test('runs `node src/cli.ts serve --config /etc/tollbooth/tollbooth.yaml`, the args the chart gives', () => {
+  test('runs `bin/tollbooth serve --config /etc/tollbooth/tollbooth.yaml`, the args the chart gives', () => {
     const entrypoint = JSON.parse(lastStage.find((i) => i.op === 'ENTRYPOINT')!.args);
     const cmd = JSON.parse(lastStage.find((i) => i.op === 'CMD')!.args);
-    assert.deepEqual([...entrypoint, ...cmd], ['node', 'src/cli.ts', 'serve', '--config', '/etc/tollbooth/tollbooth.yaml']);
+    assert.deepEqual([...entrypoint, ...cmd], ['/app/bin/tollbooth', 'serve', '--config', '/etc/tollbooth/tollbooth.yaml']);
+    assert.equal(pkg.scripts.start, 'bin/tollbooth serve', '`npm start` starts it the same way');
     const helpers = readFileSync(join(ROOT, 'charts/tollbooth/templates/_helpers.tpl'), 'utf8');
     assert.ok(helpers.includes(`args: [${cmd.join(', ')}]`), 'the chart passes the same args');
   });
 });
 
-describe('the production dependency set (npm ci --omit=dev)', () => {
+describe('the image\'s /app: production dependencies (npm ci --omit=dev), dist/, bin/, config/', () => {
   let dir: string;
+  // The image's `node` is Node 24 on PATH (no node_modules/.bin/node there): so is it here.
+  const env = { ...process.env, PATH: `${dirname(realpathSync(NODE))}:${process.env.PATH}` };
+  const tollbooth = (args: string[]) => [join(dir, 'bin/tollbooth'), args] as const;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tollbooth-image-'));
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(ROOT, f), join(dir, f));
     // Copies, not links: Node resolves imports from a file's real path, which must be this dir.
-    cpSync(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
     cpSync(join(ROOT, 'config'), join(dir, 'config'), { recursive: true });
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    const build = spawnSync(NODE, ['--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/build.ts'), '--src', join(ROOT, 'src'), '--out', join(dir, 'dist')], { encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
     const npm = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: dir,
       encoding: 'utf8',
@@ -113,7 +134,8 @@ describe('the production dependency set (npm ci --omit=dev)', () => {
   });
 
   test('validates the embedded config', () => {
-    const run = spawnSync(NODE, ['src/cli.ts', 'validate', 'config/tollbooth.yaml'], { cwd: dir, encoding: 'utf8' });
+    assert.ok(!existsSync(join(dir, 'src')));
+    const run = spawnSync(...tollbooth(['validate', 'config/tollbooth.yaml']), { cwd: dir, encoding: 'utf8', env });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^ok: \d+ files, \d+ providers, \d+ models/);
   });
@@ -123,7 +145,7 @@ describe('the production dependency set (npm ci --omit=dev)', () => {
     config.listeners = { proxy: { host: '127.0.0.1', port: 0 }, ops: { host: '127.0.0.1', port: 0 } };
     config.ledger = { dir: join(dir, 'ledger') };
     writeFileSync(join(dir, 'config/image-test.yaml'), JSON.stringify(config));
-    const child = spawn(NODE, ['src/cli.ts', 'serve', '--config', 'config/image-test.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...tollbooth(['serve', '--config', 'config/image-test.yaml']), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     try {
@@ -138,6 +160,9 @@ describe('the production dependency set (npm ci --omit=dev)', () => {
       assert.equal(ready.status, 200);
       const metrics = await (await fetch(`${listening.ops}/metrics`)).text();
       assert.match(metrics, /^# TYPE gen_ai_client_operation_duration_seconds histogram$/m);
+      // The start-up garbage was collected and the young generation given back (32 MiB when not).
+      const newSpace = /^tollbooth_process_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics);
+      assert.ok(newSpace && Number(newSpace[1]) <= 4 * 2 ** 20, `new space after start-up: ${newSpace?.[1]} bytes`);
       const models = await fetch(`${listening.proxy}/v1/models`, { headers: { authorization: 'Bearer tb-local-dev-key' } });
       assert.equal(models.status, 200);
     } finally {

@@ -5,8 +5,6 @@
  * service but S3), headers and body. A caller's own signing headers are dropped first, so a
  * passthrough request is re-signed with the managed credential and nothing of the caller's remains.
  */
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
 import { splitUrl, type OutboundRequest } from '../../upstream/transport.ts';
@@ -14,6 +12,9 @@ import { parseAwsCredential } from './credential-string.ts';
 
 /** Headers a SigV4 signature consists of: whatever the caller sent under these names is replaced. */
 const SIGNING_HEADERS = new Set(['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256', 'host', 'date']);
+
+/** @smithy/signature-v4 is loaded by the first signed request (Bedrock), not at start-up. */
+let smithy: Promise<[typeof import('@smithy/hash-node'), typeof import('@smithy/signature-v4')]> | undefined;
 
 export async function signAwsSigV4(target: Target, req: OutboundRequest, signingDate: Date = new Date()): Promise<void> {
   const secret = target.credential.secret;
@@ -43,6 +44,7 @@ export async function signAwsSigV4(target: Target, req: OutboundRequest, signing
   const colon = hostAndPort.lastIndexOf(':');
   req.headers.host = hostAndPort;
 
+  const [{ Hash }, { SignatureV4 }] = await (smithy ??= Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')]));
   const signer = new SignatureV4({ service, region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true });
   const signed = await signer.sign(
     {
