@@ -1,37 +1,63 @@
 /** Writing to the client with backpressure, and noticing when the client goes away. */
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 
 /**
- * Writes and waits for 'drain' when the socket buffer is full; resolves false if the client left.
- * Writes made in the same tick (one upstream read often carries several events) leave in one
- * system call: the socket is corked until the tick ends, which delays nothing. The socket, not the
- * response: ServerResponse.cork() loses chunked writes made across ticks on Node 24
- * (its corked count goes negative after the second uncork).
+ * A streamed response's writer. What is written in one tick (one upstream read often carries
+ * several events) goes to the response as one write at the end of the tick: one chunk of the
+ * chunked encoding and one system call instead of one per event, and no delay. Backpressure: once
+ * the socket's buffer is full, `write` answers a promise that settles on 'drain' (true) or when the
+ * client leaves (false); `false` right away once it has left.
  */
-export function writeWithBackpressure(res: ServerResponse, data: string | Uint8Array): Promise<boolean> | boolean {
-  if (res.destroyed) return false;
-  const socket = res.socket;
-  if (socket && socket.writableCorked === 0) {
-    socket.cork();
-    process.nextTick(uncork, socket);
+export class StreamWriter {
+  readonly #res: ServerResponse;
+  #pending: (string | Uint8Array)[] = [];
+  #scheduled = false;
+  #blocked: Promise<boolean> | null = null;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
   }
-  if (res.write(data)) return true;
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-  });
+
+  write(data: string | Uint8Array): boolean | Promise<boolean> {
+    if (this.#res.destroyed) return false;
+    this.#pending.push(data);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(flushWriter, this);
+    }
+    return this.#blocked ?? true;
+  }
+
+  /** Writes what is pending, then ends the response with `tail`. */
+  end(tail?: string): void {
+    this.flush();
+    if (!this.#res.writableEnded) this.#res.end(tail);
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    if (pending.length === 0 || this.#res.writableEnded || this.#res.destroyed) return;
+    this.#pending = [];
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    if (this.#res.write(data) || this.#blocked) return;
+    this.#blocked = new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        this.#res.off('drain', onDrain);
+        this.#res.off('close', onClose);
+        this.#blocked = null;
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      this.#res.on('drain', onDrain);
+      this.#res.on('close', onClose);
+    });
+  }
 }
 
-function uncork(socket: Socket): void {
-  socket.uncork();
+function flushWriter(writer: StreamWriter): void {
+  writer.flush();
 }
 
 /** An AbortController that fires when the client disconnects before the response is finished. */

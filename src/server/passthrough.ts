@@ -14,7 +14,7 @@ import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { redactSecrets } from '../util/redact.ts';
 import { readBody } from './body.ts';
-import { abortOnClientClose, writeWithBackpressure } from './client-stream.ts';
+import { abortOnClientClose, StreamWriter } from './client-stream.ts';
 import { openAIErrorBody, sendJson } from './respond.ts';
 import type { RequestContext } from './services.ts';
 
@@ -149,16 +149,17 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   res.writeHead(status, responseHeaders(response.headers, ctx.id));
   const contentType = String(response.headers['content-type'] ?? '');
   const tap = adapter.tap(info, contentType);
+  const writer = new StreamWriter(res);
   let clientLeft = false;
   let cut = false;
   try {
-    // Ended in the tick of the last chunk, so the end shares its syscall.
+    // Ended in the tick of the last chunk, so the end shares its write.
     const end = await response.body.forEachChunk(
       (chunk) => {
         tap.push(chunk);
-        return writeWithBackpressure(res, chunk);
+        return writer.write(chunk);
       },
-      () => res.end(),
+      () => writer.end(),
     );
     clientLeft = end === 'stopped';
   } catch {
@@ -167,7 +168,9 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   }
   if (clientLeft || cut) {
     response.body.destroy();
-    // Never let a cut body look like a clean end: drop the connection instead of ending the response.
+    // What arrived before the cut goes out; then, never letting a cut body look like a clean end,
+    // the connection is dropped instead of the response ended.
+    writer.flush();
     res.destroy();
   } else if (!res.writableEnded) {
     res.end();

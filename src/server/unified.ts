@@ -19,7 +19,7 @@ import type { Strategy } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest, type UpstreamBody } from '../upstream/transport.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { abortOnClientClose, writeWithBackpressure } from './client-stream.ts';
+import { abortOnClientClose, StreamWriter } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import { sendJson } from './respond.ts';
 import type { Handler, RequestContext } from './services.ts';
@@ -208,6 +208,7 @@ async function streamToClient(
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
   // The head leaves with the first chunk (one syscall, not two), or on its own if that is slow.
   const flushHead = setTimeout(() => res.flushHeaders(), HEAD_ALONE_AFTER_MS);
+  const writer = new StreamWriter(res);
   let firstChunk = true;
   let clientLeft = false;
   let finished = false;
@@ -215,7 +216,7 @@ async function streamToClient(
     finished = true;
     clearTimeout(flushHead);
     const tail = translator.finish();
-    if (!res.writableEnded) res.end(clientLeft ? undefined : tail);
+    writer.end(clientLeft ? undefined : tail);
   };
   try {
     const end = await upstream.forEachChunk((chunk) => {
@@ -226,7 +227,7 @@ async function streamToClient(
         clearTimeout(flushHead);
         observeFirstChunk(call, target);
       }
-      return writeWithBackpressure(res, out);
+      return writer.write(out);
     }, finish);
     clientLeft = end === 'stopped';
   } catch {
