@@ -6,7 +6,7 @@
 import type { Operation } from '../../catalog/types.ts';
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
-import { jsonBodyTap } from '../body-tap.ts';
+import { bytesBodyTap } from '../body-tap.ts';
 import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
 import { upstreamError } from '../upstream-error.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
@@ -85,7 +85,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
 
     tap(info, contentType) {
       if (contentType.includes('text/event-stream')) return openAIStreamTap(compat);
-      return jsonBodyTap((body) => usageFromOpenAI(usageField(body), compat, info.operation === 'embeddings'));
+      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation === 'embeddings'));
     },
   };
 }
