@@ -139,12 +139,26 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
               reject(this.#error);
             } else if (this.#ended) {
               this.#wake = null;
-              onEnd?.();
+              try {
+                onEnd?.();
+              } catch (err) {
+                reject(err);
+                return;
+              }
               resolve('end');
             }
             return;
           }
-          const verdict = onChunk(chunk);
+          let verdict: ChunkVerdict;
+          try {
+            verdict = onChunk(chunk);
+          } catch (err) {
+            // A consumer's failure is the caller's, not undici's: stop reading and hand it back.
+            this.#wake = null;
+            this.destroy();
+            reject(err);
+            return;
+          }
           if (verdict === true) continue;
           if (verdict === false) return stop();
           waiting = true;
