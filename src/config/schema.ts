@@ -373,6 +373,8 @@ export const mainConfigSchema = {
             min_requests: { type: 'integer', minimum: 1, default: 5 },
             failure_ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
             open_ms: { type: 'integer', minimum: 100, default: 15_000 },
+            /** Cap of the open period, which doubles with each trip in a row. */
+            max_open_ms: { type: 'integer', minimum: 100, default: 120_000 },
             ramp_ms: { type: 'integer', minimum: 0, default: 30_000 },
           },
         },

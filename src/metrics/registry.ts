@@ -51,6 +51,19 @@ export function createMetrics() {
       h.last_check === null ? null : Date.parse(h.last_check) / 1000,
     ),
     breakerState: healthGauge('tollbooth_breaker_state', 'Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.', (h) => BREAKER_STATE[h.breaker]),
+    breakerTransitions: new Counter({
+      name: 'tollbooth_breaker_transitions_total',
+      help: 'Circuit breaker state changes per deployment, by from and to state (closed, half_open, open).',
+      labelNames: ['provider', 'model', 'region', 'credential', 'from', 'to'] as const,
+      registers: [registry],
+      // The breakers count their own transitions; read at scrape time like the health gauges.
+      collect() {
+        this.reset();
+        for (const h of sources.health()) {
+          for (const t of h.breaker_transitions) this.labels(h.provider, h.model, h.region ?? '', h.credential, t.from, t.to).inc(t.count);
+        }
+      },
+    }),
     requests: new Counter({
       name: 'tollbooth_requests_total',
       help: 'Requests handled, by API (unified|native), operation, provider, catalog model and status class.',

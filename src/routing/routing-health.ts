@@ -49,6 +49,14 @@ interface Deployment {
   key: DeploymentKey;
   window: HealthWindow;
   breaker: CircuitBreaker;
+  /** `from>to` → how many times the breaker moved that way. */
+  transitions: Map<string, number>;
+}
+
+export interface BreakerTransitionCount {
+  from: BreakerState;
+  to: BreakerState;
+  count: number;
 }
 
 export interface DeploymentHealth extends DeploymentKey {
@@ -59,6 +67,14 @@ export interface DeploymentHealth extends DeploymentKey {
   last_check: string | null;
   breaker: BreakerState;
   open_until: string | null;
+  /** Breaker state changes since this deployment was first seen by this process. */
+  breaker_transitions: BreakerTransitionCount[];
+}
+
+export interface RoutingHealthOptions {
+  random?: () => number;
+  /** Milliseconds since the epoch; every method's `now` defaults to it (tests drive it). */
+  clock?: () => number;
 }
 
 export class RoutingHealth {
@@ -67,10 +83,12 @@ export class RoutingHealth {
   /** Credential id → the key the provider refused and until when it stays aside. */
   readonly #refusedCredentials = new Map<string, { secret: Secret | null; until: number }>();
   readonly #random: () => number;
+  readonly #clock: () => number;
 
-  constructor(policy: RoutingPolicy, random: () => number = Math.random) {
+  constructor(policy: RoutingPolicy, options: RoutingHealthOptions = {}) {
     this.policy = policy;
-    this.#random = random;
+    this.#random = options.random ?? Math.random;
+    this.#clock = options.clock ?? Date.now;
     this.#deployments = new LRUCache({ max: 4096 });
   }
 
@@ -78,7 +96,7 @@ export class RoutingHealth {
    * The plan in the order the strategy wants, without deployments that cannot serve now (open
    * breaker, refused credential). `waitMs` says when the first refused one may serve again.
    */
-  choose(targets: Target[], strategy: Strategy, now = Date.now()): Choice {
+  choose(targets: Target[], strategy: Strategy, now = this.#clock()): Choice {
     const usable: Target[] = [];
     const refused: string[] = [];
     let waitMs: number | null = null;
@@ -108,7 +126,7 @@ export class RoutingHealth {
   }
 
   /** Feeds one attempt's outcome to the deployment's window and breaker. */
-  observe(target: Target, outcome: AttemptOutcome, now = Date.now()): void {
+  observe(target: Target, outcome: AttemptOutcome, now = this.#clock()): void {
     const d = this.#deployment(target);
     const { status } = outcome;
     if (status === 401 || status === 403) {
@@ -118,7 +136,7 @@ export class RoutingHealth {
     const fault = status === null || status >= 500 || status === 429 || outcome.streamFailed === true;
     const statusClass: OutcomeClass = status === null || outcome.streamFailed || status >= 500 ? '5xx' : status >= 400 ? '4xx' : '2xx';
     d.window.observe({ statusClass, providerFault: fault, latencyMs: outcome.latencyMs, ttfbMs: outcome.ttfbMs }, now);
-    d.breaker.record(fault, now);
+    d.breaker.record(fault, now, now - outcome.latencyMs);
     if (status === 429 && outcome.retryAfterMs) d.breaker.holdUntil(now + outcome.retryAfterMs, now);
   }
 
@@ -127,8 +145,8 @@ export class RoutingHealth {
   }
 
   /** For the admin endpoint and the metrics: one line per deployment seen. */
-  snapshot(now = Date.now()): DeploymentHealth[] {
-    return [...this.#deployments.values()].map(({ key, window, breaker }) => {
+  snapshot(now = this.#clock()): DeploymentHealth[] {
+    return [...this.#deployments.values()].map(({ key, window, breaker, transitions }) => {
       const openUntil = breaker.openUntil(now);
       return {
         ...key,
@@ -139,6 +157,10 @@ export class RoutingHealth {
         last_check: window.lastCheck ? new Date(window.lastCheck).toISOString() : null,
         breaker: breaker.state(now),
         open_until: openUntil ? new Date(openUntil).toISOString() : null,
+        breaker_transitions: [...transitions].map(([move, count]) => {
+          const [from, to] = move.split('>') as [BreakerState, BreakerState];
+          return { from, to, count };
+        }),
       };
     });
   }
@@ -148,7 +170,10 @@ export class RoutingHealth {
     const id = keyOf(key);
     let d = this.#deployments.get(id);
     if (!d) {
-      d = { key, window: new HealthWindow(this.policy.health_window_ms), breaker: new CircuitBreaker(this.policy.breaker, this.#random) };
+      const transitions = new Map<string, number>();
+      const onTransition = (from: BreakerState, to: BreakerState) => transitions.set(`${from}>${to}`, (transitions.get(`${from}>${to}`) ?? 0) + 1);
+      const breaker = new CircuitBreaker(this.policy.breaker, { random: this.#random, clock: this.#clock, onTransition });
+      d = { key, window: new HealthWindow(this.policy.health_window_ms), breaker, transitions };
       this.#deployments.set(id, d);
     }
     return d;

@@ -12,7 +12,7 @@ const policy: RoutingPolicy = {
   deadline_ms: 30_000,
   health_window_ms: 60_000,
   credential_cooldown_ms: 60_000,
-  breaker: { window_ms: 30_000, min_requests: 5, failure_ratio: 0.5, open_ms: 15_000, ramp_ms: 30_000 },
+  breaker: { window_ms: 30_000, min_requests: 5, failure_ratio: 0.5, open_ms: 15_000, max_open_ms: 120_000, ramp_ms: 30_000 },
 };
 const catalog = loadTestCatalog();
 
@@ -50,6 +50,27 @@ describe('routing health', () => {
     assert.equal(health.choose([a, b], 'priority', 10).rateLimited, false, 'one of them is down, not pausing');
   });
 
+  test('breakers follow the injected clock, count their transitions, and ignore answers sent before the ramp', () => {
+    let now = 1_000_000;
+    const health = new RoutingHealth(policy, { clock: () => now, random: () => 0 });
+    const a = target('openai');
+    const b = target('groq');
+    for (let i = 0; i < 5; i++) health.observe(a, { status: 503, latencyMs: 1, ttfbMs: 1 });
+    assert.deepEqual(names(health.choose([a, b], 'priority').usable), ['groq']);
+    now += policy.breaker.open_ms;
+    assert.deepEqual(names(health.choose([a, b], 'priority').usable), ['openai', 'groq'], 'half-open: the ramp lets it through');
+    // Timeouts of requests sent during the outage land in the ramp: they say nothing about it.
+    for (let i = 0; i < 10; i++) health.observe(a, { status: null, latencyMs: 20_000, ttfbMs: null });
+    now += policy.breaker.ramp_ms;
+    const [line] = health.snapshot();
+    assert.equal(line!.breaker, 'closed');
+    assert.deepEqual(line!.breaker_transitions, [
+      { from: 'closed', to: 'open', count: 1 },
+      { from: 'open', to: 'half_open', count: 1 },
+      { from: 'half_open', to: 'closed', count: 1 },
+    ]);
+  });
+
   test('least-latency puts the fastest first and explores unknown ones', () => {
     const health = new RoutingHealth(policy);
     const [slow, fast, fresh] = [target('openai'), target('groq'), target('mistral')];
@@ -63,7 +84,7 @@ describe('routing health', () => {
   test('weighted spreads first choices by weight', () => {
     let seed = 1;
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
-    const health = new RoutingHealth(policy, random);
+    const health = new RoutingHealth(policy, { random });
     const heavy = target('openai', 'k', 3);
     const light = target('groq', 'k', 1);
     const first = { openai: 0, groq: 0 } as Record<string, number>;
