@@ -341,6 +341,13 @@ export const mainConfigSchema = {
       properties: {
         max_body_bytes: { type: 'integer', minimum: 1024, default: 4 * 1024 * 1024 },
         max_upload_bytes: { type: 'integer', minimum: 1024, default: 25 * 1024 * 1024 },
+        /** Deepest nesting of objects and arrays a JSON body may have; deeper is a 400 before parsing. */
+        max_json_depth: { type: 'integer', minimum: 8, maximum: 4096, default: 128 },
+        /** Both listeners: the request head must arrive within this, the whole request within the next. */
+        headers_timeout_ms: { type: 'integer', minimum: 100, default: 20_000 },
+        request_timeout_ms: { type: 'integer', minimum: 100, default: 300_000 },
+        /** Longest quiet time between two chunks of a request body being read: a 408. */
+        body_idle_timeout_ms: { type: 'integer', minimum: 100, default: 30_000 },
       },
     },
     upstream: {
@@ -395,6 +402,8 @@ export const mainConfigSchema = {
       properties: {
         path: { type: ['string', 'null'], minLength: 1, default: null },
         key: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+        /** Base URLs an org credential may name besides the catalog's (exact, or `https://*.domain`). */
+        allowed_base_urls: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       },
     },
     watch: {

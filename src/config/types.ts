@@ -112,7 +112,16 @@ export interface TollboothConfig {
   routes: Record<string, RouteConfig>;
   /** Models the catalog does not know (self-hosted ones), same fields as catalog models. */
   models: ModelRecord[];
-  limits: { max_body_bytes: number; max_upload_bytes: number };
+  limits: {
+    max_body_bytes: number;
+    max_upload_bytes: number;
+    /** Deepest object/array nesting of a JSON request body (a 400 beyond it, before parsing). */
+    max_json_depth: number;
+    /** Listener limits: the request head, the whole request, and the quiet time inside a body. */
+    headers_timeout_ms: number;
+    request_timeout_ms: number;
+    body_idle_timeout_ms: number;
+  };
   upstream: UpstreamConfig;
   routing: RoutingPolicy;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -126,6 +135,11 @@ export interface CredentialStoreConfig {
   path: string;
   /** 32 random bytes, base64, from a Secret; without it the credential API refuses to store. */
   key: SecretRef | null;
+  /**
+   * Base URLs an org credential may name, besides the catalog's and the operator's credentials'
+   * (exact, or `https://*.domain` for any host below it); verification refuses every other target.
+   */
+  allowed_base_urls: string[];
 }
 
 /** Live reload of the mounted config and secret files (Kubernetes `..data` swaps), besides SIGHUP. */

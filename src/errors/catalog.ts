@@ -6,6 +6,12 @@
 export const ERROR_CATALOG = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
+  /** A request target (path or query) that is not valid: malformed percent-escapes, control bytes. */
+  invalid_request_target: { status: 400, type: 'invalid_request_error' },
+  /** A JSON body nested deeper than `limits.max_json_depth`: refused before it is parsed. */
+  json_too_deep: { status: 400, type: 'invalid_request_error' },
+  /** The request (its headers, or its body between two chunks) did not arrive in time. */
+  request_timeout: { status: 408, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   missing_api_key: { status: 401, type: 'authentication_error' },
@@ -25,6 +31,8 @@ export const ERROR_CATALOG = {
   deprecation_chain_unresolvable: { status: 422, type: 'invalid_request_error' },
   operation_not_supported: { status: 400, type: 'invalid_request_error' },
   passthrough_path_not_allowed: { status: 404, type: 'invalid_request_error' },
+  /** A passthrough path with a dot segment, a backslash or a double encoding, in any spelling. */
+  passthrough_path_invalid: { status: 400, type: 'invalid_request_error' },
   provider_not_found: { status: 404, type: 'invalid_request_error' },
   no_deployment_available: { status: 503, type: 'service_unavailable' },
   credential_unavailable: { status: 503, type: 'service_unavailable' },
@@ -33,6 +41,8 @@ export const ERROR_CATALOG = {
   credential_invalid: { status: 400, type: 'invalid_request_error' },
   /** A new secret that could not be verified (provider unreachable): nothing was activated. */
   credential_unverified: { status: 502, type: 'upstream_error' },
+  /** A verification call aimed at a host the operator's config does not allow (metadata, private, loopback…). */
+  verification_target_refused: { status: 400, type: 'invalid_request_error' },
   /** The credential API's encrypted store has no usable key: nothing is stored, never in plaintext. */
   credential_store_unavailable: { status: 500, type: 'server_error' },
   upstream_error: { status: 502, type: 'upstream_error' },

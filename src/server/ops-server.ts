@@ -1,7 +1,11 @@
 /** The ops listener: liveness, readiness, Prometheus metrics and the management API, on its own port. */
-import type { Server } from 'node:http';
-import { createServer } from '../util/http-server.ts';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isGatewayError } from '../errors/catalog.ts';
+import { answerClientErrors, createServer, guarded, listenerTimeouts } from '../util/http-server.ts';
+import { printable } from '../util/printable.ts';
 import type { AdminRouter } from './admin/router.ts';
+import { setBodyLimits } from './body.ts';
+import { parseRequestTarget } from './request-target.ts';
 import type { Services } from './services.ts';
 
 export interface Readiness {
@@ -10,32 +14,55 @@ export interface Readiness {
 }
 
 export function createOpsServer(services: Services, readiness: Readiness, admin: AdminRouter): Server {
-  return createServer(async (req, res) => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    if (await admin.handle(services, req, res, path, q === -1 ? '' : url.slice(q + 1))) return;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: 'method not allowed' }));
+  const server = createServer(
+    listenerTimeouts(services.runtime.current.config.limits),
+    // One catch for the whole listener: a failing route answers `{detail}`, never takes the process down.
+    guarded(
+      (req, res) => handle(services, readiness, admin, req, res),
+      (err, _req, res) => {
+        const known = isGatewayError(err) && err.status < 500;
+        if (!known) services.log.error({ err }, 'ops endpoint failed');
+        detail(res, known ? err.status : 500, known ? err.message : 'internal error');
+      },
+    ),
+  );
+  answerClientErrors(server, (_status, _code, message) => JSON.stringify({ detail: message }));
+  return server;
+}
+
+async function handle(services: Services, readiness: Readiness, admin: AdminRouter, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { path, query } = parseRequestTarget(req.url);
+  setBodyLimits(req, services.runtime.current.config.limits);
+  if (await admin.handle(services, req, res, path, query)) return;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    detail(res, 405, 'method not allowed');
+    return;
+  }
+  switch (path) {
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    case '/readyz': {
+      const checks = readiness.checks();
+      const ready = Object.values(checks).every(Boolean);
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'not ready', checks }));
       return;
     }
-    switch (path) {
-      case '/healthz':
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-        return;
-      case '/readyz': {
-        const checks = readiness.checks();
-        const ready = Object.values(checks).every(Boolean);
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'not ready', checks }));
-        return;
-      }
-      case '/metrics': {
-        const body = await services.metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': services.metrics.registry.contentType }).end(body);
-        return;
-      }
-      default:
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: `no route for ${path}` }));
+    case '/metrics': {
+      const body = await services.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': services.metrics.registry.contentType }).end(body);
+      return;
     }
-  });
+    default:
+      detail(res, 404, `no route for ${printable(path, 100)}`);
+  }
+}
+
+function detail(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ detail: message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }

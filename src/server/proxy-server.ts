@@ -5,13 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer } from '../util/http-server.ts';
+import { answerClientErrors, createServer, guarded, listenerTimeouts } from '../util/http-server.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import { statusClass } from '../metrics/registry.ts';
 import { logAccess } from './access-log.ts';
 import { getModel, listModels } from './models.ts';
 import { passthrough } from './passthrough.ts';
-import { sendError, toGatewayError } from './respond.ts';
+import { setBodyLimits } from './body.ts';
+import { parseRequestTarget } from './request-target.ts';
+import { openAIErrorBody, sendError, toGatewayError } from './respond.ts';
 import type { Handler, RequestContext, Services } from './services.ts';
 import { unifiedHandler } from './unified.ts';
 import { audioTranscription } from './audio.ts';
@@ -27,12 +29,16 @@ const ROUTES: Record<string, { operation: string; handler: Handler }> = {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function createProxyServer(services: Services): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    void handle(services, req, res);
-  });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  const limits = services.runtime.current.config.limits;
+  const server = createServer(
+    { keepAliveTimeout: 65_000, ...listenerTimeouts(limits) },
+    // handle() catches its own failures; this is the last line should the catch itself fail.
+    guarded(
+      (req, res) => handle(services, req, res),
+      (err, _req, res) => sendError(res, toGatewayError(err, services.log)),
+    ),
+  );
+  answerClientErrors(server, (status, code, message) => openAIErrorBody(new GatewayError(code, message, { status })));
   return server;
 }
 
@@ -56,6 +62,8 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     logAccess(ctx, req.method, status);
   });
   try {
+    ({ path: ctx.path, query: ctx.query } = parseRequestTarget(req.url));
+    setBodyLimits(req, ctx.runtime.config.limits);
     await dispatch(ctx, req, res);
   } catch (err) {
     const error = toGatewayError(err, services.log);

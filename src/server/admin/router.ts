@@ -41,7 +41,7 @@ export class AdminRouter {
 
   /** Handles the request if a route matches its path; returns false otherwise. */
   async handle(services: Services, req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<boolean> {
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = path.split('/').filter(Boolean).map(decodeSegment);
     const matching = this.#routes.filter((r) => r.segments.length === parts.length && r.segments.every((s, i) => s.startsWith('{') || s === parts[i]));
     if (matching.length === 0) return false;
     try {
@@ -68,6 +68,15 @@ export class AdminRouter {
       sendDetail(services, res, err);
     }
     return true;
+  }
+}
+
+/** The listener has checked the target already (request-target.ts); a malformed escape is still a 400 here, never a throw that escapes. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError('invalid_request_target', 'The request path holds a malformed percent-escape.');
   }
 }
 
