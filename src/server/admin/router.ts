@@ -94,16 +94,22 @@ function authenticateAdmin(runtime: Runtime, req: IncomingMessage): Caller {
   return caller;
 }
 
-/** Management errors are `{detail}`; statuses outside 400/401/403/404/405/413/500 are folded in. */
+/** Management errors are `{detail}`; statuses outside 400/401/403/404/405/408/409/413/500 are folded in. */
 function sendDetail(services: Services, res: ServerResponse, err: unknown): void {
   let status = 500;
   let detail = 'internal error';
+  // A body left unread (too large, stalled) is not waited for: the connection closes after the answer.
+  const headers = isGatewayError(err) ? err.headers : {};
   if (isGatewayError(err)) {
-    status = [400, 401, 403, 404, 405, 409, 413].includes(err.status) ? err.status : err.status >= 500 ? 500 : 400;
+    status = [400, 401, 403, 404, 405, 408, 409, 413].includes(err.status) ? err.status : err.status >= 500 ? 500 : 400;
     detail = err.message;
   } else {
     services.log.error({ err }, 'admin endpoint failed');
   }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   const text = JSON.stringify({ detail });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
