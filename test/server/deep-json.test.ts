@@ -43,7 +43,7 @@ describe('deeply nested JSON', () => {
       for (const where of ['content', 'metadata', 'tool', 'response_format'] as const) {
         for (const deep of [nested(DEEP), nestedObject(DEEP)]) {
           const res = await post('/v1/chat/completions', chatWith(model, where, deep));
-          const body = await res.json();
+          const body = (await res.json()) as any;
           assert.equal(res.status, 400, `${model} ${where}: ${JSON.stringify(body).slice(0, 200)}`);
           assert.equal(body.error.code, 'json_too_deep');
           assert.equal(body.error.type, 'invalid_request_error');
@@ -53,7 +53,7 @@ describe('deeply nested JSON', () => {
     for (const path of ['/v1/embeddings', '/v1/images/generations']) {
       const res = await post(path, JSON.stringify({ model: 'gpt-4.1-nano', input: 'x', user: '__D__' }).replace('"__D__"', nested(DEEP)));
       assert.equal(res.status, 400, path);
-      assert.equal((await res.json()).error.code, 'json_too_deep');
+      assert.equal(((await res.json()) as any).error.code, 'json_too_deep');
     }
     assert.equal(upstream.requests.length, seen, 'nothing reached the upstream');
     assert.equal((await gw.usage()).length, 0, 'nothing was charged');
@@ -64,7 +64,7 @@ describe('deeply nested JSON', () => {
     const body = JSON.stringify({ model: 'claude-sonnet-5.5', max_tokens: 5, messages: [{ role: 'user', content: '__D__' }] }).replace('"__D__"', nested(DEEP));
     const res = await post('/anthropic/v1/messages', body, { 'x-api-key': CALLER_KEYS.member, 'anthropic-version': '2023-06-01' });
     assert.equal(res.status, 400);
-    assert.equal((await res.json()).error.code, 'json_too_deep');
+    assert.equal(((await res.json()) as any).error.code, 'json_too_deep');
     assert.equal(upstream.requests.length, seen);
   });
 
@@ -75,7 +75,7 @@ describe('deeply nested JSON', () => {
       body: JSON.stringify({ provider_name: 'openai', auth_data: '__D__' }).replace('"__D__"', nested(DEEP)),
     });
     assert.equal(res.status, 400);
-    assert.match((await res.json()).detail, /deeper than the limit of 128/);
+    assert.match(((await res.json()) as any).detail, /deeper than the limit of 128/);
   });
 
   test('nesting at the limit, and brackets inside strings, still go through', async () => {

@@ -48,7 +48,7 @@ describe('malformed request targets', () => {
 
   test('the ops listener answers 400 with {detail}, unauthenticated or not, and stays up', async () => {
     for (const target of TARGETS) {
-      for (const headers of [{}, { authorization: `Bearer ${CALLER_KEYS.owner}`, 'x-organization-id': 'acme' }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${CALLER_KEYS.owner}`, 'x-organization-id': 'acme' }]) {
         const answer = await rawRequest(gw.opsUrl, rawHttp('GET', target, headers));
         assert.equal(answer.status, 400, `GET ${target}: ${answer.body}`);
         assert.equal(typeof answer.json().detail, 'string');
