@@ -80,6 +80,12 @@ describe('values.schema.json', () => {
     ['running as root', { podSecurityContext: { runAsNonRoot: false } }, /runAsNonRoot must be equal to constant/],
     ['auth off on a standalone gateway', { config: { auth: { mode: 'none', default_org: 'default' } } }, /\/config\/auth\/mode must be equal to constant/],
     ['a shared ReadWriteOnce ledger claim across replicas', { ledger: { persistence: { enabled: true } }, standalone: { replicas: 2 } }, /\/standalone\/replicas must be <= 1/],
+    ['the autoscaler with a ledger claim', { ledger: { persistence: { enabled: true } }, standalone: { replicas: 1, autoscaling: { enabled: true } } }, /\/standalone\/autoscaling\/enabled must be equal to constant/],
+    ['a ledger claim in sidecar mode (every app pod writes its own ledger)', { mode: 'sidecar', ledger: { persistence: { enabled: true } } }, /\/ledger\/persistence\/enabled must be equal to constant/],
+    ['a ServiceMonitor in sidecar mode (there is no Service)', { mode: 'sidecar', metrics: { monitor: 'ServiceMonitor' } }, /\/metrics\/monitor must be equal to one of the allowed values/],
+    ['a PodMonitor in sidecar mode without the app pods\' labels', { mode: 'sidecar', metrics: { monitor: 'PodMonitor' } }, /\/metrics\/podMonitorSelector/],
+    ['two scrape mechanisms the old way', { metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } } }, /\/metrics must NOT have additional properties/],
+    ['a NetworkPolicy peer that is not one', { networkPolicy: { proxy: { from: [{ everyone: true }] } } }, /\/networkPolicy\/proxy\/from\/0 must NOT have additional properties/],
     ['a catalog file outside the catalog layout', { catalog: { files: { '../etc/passwd': 'x' } } }, /property name must be valid/],
     ['a pull policy that does not exist', { image: { pullPolicy: 'Sometimes' } }, /\/image\/pullPolicy/],
   ];
@@ -124,14 +130,13 @@ describe('templates', () => {
     }
   });
 
-  test('the bundled catalog list is the catalog directory (files/catalog → config/catalog)', () => {
+  test('the bundled catalog list is the chart\'s catalog directory', () => {
     const listed = /define "tollbooth.bundledCatalog" -\}\}\n([\s\S]*?)\{\{- end/.exec(readFileSync(join(CHART_DIR, 'templates/_helpers.tpl'), 'utf8'))![1]!.trim().split('\n');
     const onDisk = [
       'providers.yaml',
       ...readdirSync(join(CHART_DIR, 'files/catalog/models')).filter((f) => /\.ya?ml$/.test(f)).map((f) => `models/${f}`),
     ].sort();
     assert.deepEqual(listed.sort(), onDisk, 'add or remove the file in tollbooth.bundledCatalog (_helpers.tpl)');
-    assert.equal(readFileSync(join(CHART_DIR, 'files/catalog/providers.yaml'), 'utf8'), readFileSync(join(ROOT, 'config/catalog/providers.yaml'), 'utf8'));
   });
 
   test('the image tag, the chart appVersion and the package version agree', () => {
@@ -142,9 +147,9 @@ describe('templates', () => {
 });
 
 describe('rendered', () => {
-  test('standalone: a Deployment, Service and PodDisruptionBudget whose config the loader accepts', () => {
+  test('standalone: a Deployment, Service, PodDisruptionBudget, ServiceAccount and NetworkPolicy whose config the loader accepts', () => {
     const { manifests } = render();
-    assert.deepEqual(manifests.map((m) => m.object.kind).sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
+    assert.deepEqual(manifests.map((m) => m.object.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
     const deployment = one(manifests, 'Deployment');
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0];
@@ -217,10 +222,12 @@ describe('rendered', () => {
     assert.deepEqual(volume, { name: 'tollbooth-ledger', persistentVolumeClaim: { claimName: pvc.metadata.name } });
   });
 
-  test('monitors and the dashboard ConfigMap appear behind their values', () => {
-    const { manifests } = render({ metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } }, dashboard: { configMap: { enabled: true } } });
+  test('a monitor and the dashboard ConfigMap appear behind their values', () => {
+    assert.equal(find(render().manifests, 'ServiceMonitor').length + find(render().manifests, 'PodMonitor').length, 0, 'none by default');
+    assert.equal(one(render({ metrics: { monitor: 'PodMonitor' } }).manifests, 'PodMonitor').spec.podMetricsEndpoints[0].port, 'tollbooth-ops');
+    const { manifests } = render({ metrics: { monitor: 'ServiceMonitor' }, dashboard: { configMap: { enabled: true } } });
     assert.equal(one(manifests, 'ServiceMonitor').spec.endpoints[0].port, 'ops');
-    assert.equal(one(manifests, 'PodMonitor').spec.podMetricsEndpoints[0].port, 'tollbooth-ops');
+    assert.equal(find(manifests, 'PodMonitor').length, 0);
     const dashboards = find(manifests, 'ConfigMap').filter((m) => m.object.metadata.name.endsWith('-dashboard'));
     assert.equal(dashboards.length, 1);
     const data = (dashboards[0]!.object as any).data['tollbooth.json'];

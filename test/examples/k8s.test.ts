@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ConfigMap, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
+import { ConfigMap, PersistentVolumeClaim, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { renderExamples } from '../../examples/k8s/render.ts';
 
@@ -20,6 +22,9 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/ConfigMap': ConfigMap,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'v1/ServiceAccount': ServiceAccount,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
 };
 
 function objects(text: string): any[] {
@@ -184,6 +189,12 @@ describe('examples/k8s', () => {
     const monitor = list.find((o) => o.kind === 'PodMonitor');
     assert.deepEqual(monitor.spec.podMetricsEndpoints.map((e: any) => e.port), ['tollbooth-ops']);
     for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[k], v, 'the PodMonitor selects the app pods');
+    assert.equal(monitor.spec.selector.matchLabels['app.kubernetes.io/instance'], deployment.metadata.name, 'this release\'s pods only');
+    assert.equal(list.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor').length, 1, 'one scrape mechanism');
+    const policy = list.find((o) => o.kind === 'NetworkPolicy');
+    for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[k], v, 'the app\'s policy selects its pods');
+    const opsPort = sidecar.ports.find((p: any) => p.name === 'tollbooth-ops').containerPort;
+    assert.ok(policy.spec.ingress.some((r: any) => r.ports.some((p: any) => p.port === opsPort)), 'and lets the monitoring namespace reach the ops port');
     assert.equal(list.filter((o) => o.kind === 'Service').length, 0, 'no Service: the app reaches its own sidecar');
   });
 
@@ -201,7 +212,15 @@ describe('examples/k8s', () => {
     for (const p of service.spec.ports) assert.ok(portNames.has(p.targetPort), `service port ${p.name} targets a container port`);
     const pdb = list.find((o) => o.kind === 'PodDisruptionBudget');
     assert.ok(selects(pdb.spec.selector.matchLabels));
-    assert.ok(deployment.spec.replicas > 1 && pdb.spec.maxUnavailable >= 1);
+    const hpa = list.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    assert.equal(hpa.spec.scaleTargetRef.name, deployment.metadata.name);
+    assert.equal(deployment.spec.replicas, undefined, 'the autoscaler owns the replica count');
+    assert.ok(hpa.spec.minReplicas > 1 && pdb.spec.maxUnavailable >= 1);
+    for (const c of deployment.spec.template.spec.topologySpreadConstraints) assert.ok(selects(c.labelSelector.matchLabels));
+    const policy = list.find((o) => o.kind === 'NetworkPolicy');
+    assert.ok(selects(policy.spec.podSelector.matchLabels));
+    assert.equal(deployment.spec.template.spec.serviceAccountName, list.find((o) => o.kind === 'ServiceAccount').metadata.name);
+    assert.equal(list.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor').length, 1, 'one scrape mechanism');
     const monitor = list.find((o) => o.kind === 'ServiceMonitor');
     assert.ok(selects(monitor.spec.selector.matchLabels) || Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels[k] === v));
     assert.ok(service.spec.ports.some((p: any) => p.name === monitor.spec.endpoints[0].port));

@@ -70,11 +70,10 @@ next to it in the ConfigMap, the ledger directory on its volume).
 {{- end }}
 
 {{/*
-The catalog files bundled with the chart (files/catalog → config/catalog of the repository), one
-path per line. A test keeps this list equal to the directory.
+The catalog files bundled with the chart (files/catalog, a copy of the repository's config/catalog
+written by scripts/chart-catalog.ts, which also writes this list), one path per line.
 */}}
 {{- define "tollbooth.bundledCatalog" -}}
-providers.yaml
 models/anthropic.yaml
 models/azure.yaml
 models/bedrock.yaml
@@ -90,6 +89,7 @@ models/openrouter.yaml
 models/perplexity.yaml
 models/together.yaml
 models/xai.yaml
+providers.yaml
 {{- end }}
 
 {{/* Catalog paths (below catalog/) in the ConfigMap: the bundled ones and `catalog.files`, one per line. */}}
@@ -114,6 +114,90 @@ models/xai.yaml
 {{- define "tollbooth.configChecksum" -}}
 {{- $v := .Values.tollbooth | default .Values -}}
 {{- printf "%s\n%s\n%s" (include "tollbooth.configFile" .) (toYaml $v.catalog) $v.image.tag | sha256sum -}}
+{{- end }}
+
+{{/*
+The Deployment strategy. With the ledger on a claim, Recreate: the new pod can only mount the claim
+once the old one has released it, and the ledger never has two writers (values.yaml,
+ledger.persistence, says what it costs). Otherwise a rolling update that never drops capacity.
+An app chart in sidecar mode may include it too.
+*/}}
+{{- define "tollbooth.deploymentStrategy" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if $v.ledger.persistence.enabled -}}
+type: Recreate
+{{- else -}}
+type: RollingUpdate
+rollingUpdate:
+  maxUnavailable: 0
+  maxSurge: 1
+{{- end -}}
+{{- end }}
+
+{{- define "tollbooth.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "tollbooth.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+NetworkPolicy rules for the pods running Tollbooth, as lists of rules. Standalone, the chart's own
+NetworkPolicy uses them; in sidecar mode an app chart includes them in its pods' policy, next to
+its own ports (a policy that selects a pod allows only what some policy lists for it).
+"tollbooth.networkPolicy.ingress": the proxy port (standalone only: a sidecar's proxy is on
+loopback) from `networkPolicy.proxy.from` or the namespace, the ops port from the monitoring
+namespace and `networkPolicy.ops.from`. "tollbooth.networkPolicy.egress": DNS, HTTPS, never the
+cloud metadata address, plus `networkPolicy.egress.extra`.
+*/}}
+{{- define "tollbooth.networkPolicy.ingress" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- $np := $v.networkPolicy -}}
+{{- if ne $v.mode "sidecar" }}
+- from:
+    {{- if $np.proxy.from }}
+    {{- toYaml $np.proxy.from | nindent 4 }}
+    {{- else }}
+    - podSelector: {}
+    {{- end }}
+  ports:
+    - { port: {{ $v.ports.proxy }}, protocol: TCP }
+{{- end }}
+{{- if or $np.ops.monitoringNamespace $np.ops.from }}
+- from:
+    {{- with $np.ops.monitoringNamespace }}
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . }}
+    {{- end }}
+    {{- with $np.ops.from }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  ports:
+    - { port: {{ $v.ports.ops }}, protocol: TCP }
+{{- end }}
+{{- end }}
+
+{{- define "tollbooth.networkPolicy.egress" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+- to:
+    # In-cluster DNS (kube-dns, node-local caches), or a resolver outside the cluster.
+    - namespaceSelector: {}
+    - ipBlock: { cidr: 0.0.0.0/0, except: [169.254.169.254/32] }
+    - ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128"] }
+  ports:
+    - { port: 53, protocol: UDP }
+    - { port: 53, protocol: TCP }
+- to:
+    # Providers over HTTPS; never the cloud metadata address (node credentials).
+    - ipBlock: { cidr: 0.0.0.0/0, except: [169.254.169.254/32] }
+    - ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128"] }
+  ports:
+    - { port: 443, protocol: TCP }
+{{- with $v.networkPolicy.egress.extra }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Pod annotations Tollbooth needs; an app chart includes them in its pod template's annotations. */}}

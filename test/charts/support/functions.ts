@@ -1,6 +1,6 @@
 /** The sprig and Helm template functions charts/tollbooth uses, with Go/sprig semantics. */
 import { createHash } from 'node:crypto';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { TemplateError, printValue, truthy, type Engine, type Func, type Value } from './gotemplate.ts';
 
 type Dict = Record<string, Value>;
@@ -86,6 +86,7 @@ export function helmFunctions(engine: Engine): Record<string, Func> {
     },
     toYaml: (v) => toYaml(v),
     toJson: (v) => goJson(v),
+    fromYaml: (s) => (parseYaml(str(s)) as Value) ?? {},
     toString: (v: Value) => str(v),
     printf: (format, ...args) => sprintf(str(format), ...args),
     print: (...args) => args.map(str).join(''),
