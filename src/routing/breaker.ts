@@ -43,7 +43,7 @@ export class CircuitBreaker {
   #openUntil = 0;
   #halfOpenSince = 0;
   #closedSince = -Infinity;
-  /** Fault trips in a row: each one doubles the open period. */
+  /** Fault trips in a row (a failed ramp, a relapse within a window of closing): each doubles the open period. */
   #trips = 0;
   /** Open because the provider asked for a pause (Retry-After), not because of a fault ratio. */
   #held = false;
@@ -73,6 +73,8 @@ export class CircuitBreaker {
       this.#closedSince = this.#halfOpenSince + this.#policy.ramp_ms;
       this.#move('closed');
     }
+    // Closed for a whole window: the next trip is a first one again (a relapse before that is not).
+    if (this.#state === 'closed' && now - this.#closedSince >= this.#policy.window_ms) this.#trips = 0;
     return this.#state;
   }
 
@@ -99,7 +101,7 @@ export class CircuitBreaker {
     if (state === 'open' || sentAt < this.#judgedSince) return;
     this.#window.observe({ statusClass: providerFault ? '5xx' : '2xx', providerFault, latencyMs: 0, ttfbMs: null }, now);
     const { total, faults } = this.#window.counts(now);
-    if (total >= this.#policy.min_requests && faults / total >= this.#policy.failure_ratio) this.#trip(state, now);
+    if (total >= this.#policy.min_requests && faults / total >= this.#policy.failure_ratio) this.#trip(now);
   }
 
   /** The provider said when to come back (429 Retry-After): stay away at least that long. */
@@ -117,23 +119,10 @@ export class CircuitBreaker {
     return this.state(now) === 'open' && this.#held;
   }
 
-  #trip(from: BreakerState, now: number): void {
-    this.#trips = this.#tripsAfter(from, now);
-    this.#open(now + this.#openMs(this.#trips));
-  }
-
-  /**
-   * A trip follows the last one when the ramp failed, or when the breaker reopens within a window
-   * of closing (a relapse); a deployment that stayed closed for a whole window starts over.
-   */
-  #tripsAfter(state: BreakerState, now: number): number {
-    const relapse = state === 'half_open' || now - this.#closedSince < this.#policy.window_ms;
-    return relapse ? this.#trips + 1 : 1;
-  }
-
-  #openMs(trips: number): number {
+  #trip(now: number): void {
+    this.#trips++;
     const { open_ms, max_open_ms } = this.#policy;
-    return Math.min(open_ms * 2 ** Math.min(trips - 1, 30), Math.max(open_ms, max_open_ms));
+    this.#open(now + Math.min(open_ms * 2 ** Math.min(this.#trips - 1, 30), Math.max(open_ms, max_open_ms)));
   }
 
   #open(until: number): void {

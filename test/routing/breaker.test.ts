@@ -196,6 +196,22 @@ describe('circuit breaker', () => {
     assert.equal(b.heldByProvider(), false);
   });
 
+  test('a ramp after a Retry-After pause does not inherit the trips of an incident long over', () => {
+    const { b, clock, traffic, failUntilOpen } = breaker();
+    failUntilOpen();
+    clock.now = b.openUntil();
+    assert.equal(failUntilOpen(), 2 * policy.open_ms);
+    clock.now = b.openUntil();
+    clock.coin = 0.5;
+    traffic(policy.ramp_ms / 10, 0);
+    traffic(policy.window_ms / 10, 0);
+    assert.equal(b.state(), 'closed');
+    b.holdUntil(clock.now + 1_000);
+    clock.now += 1_000;
+    assert.equal(b.state(), 'half_open');
+    assert.equal(failUntilOpen(), policy.open_ms, 'a first trip again');
+  });
+
   test('a Retry-After longer than a fault trip extends it and stays a fault trip', () => {
     const { b, clock, moves, traffic } = breaker();
     traffic(5, 1);
