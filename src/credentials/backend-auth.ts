@@ -4,6 +4,7 @@
  * last, just before the request leaves.
  */
 import { GatewayError } from '../errors/catalog.ts';
+import { stripConsumedHeaders } from './outbound-headers.ts';
 import type { Target } from '../routing/target.ts';
 import type { OutboundRequest } from '../upstream/transport.ts';
 
@@ -16,7 +17,12 @@ export function registerSigner(type: 'aws_sigv4', signer: Signer): void {
   signers[type] = signer;
 }
 
+/**
+ * The last step before a request leaves, on every path: the headers Tollbooth consumes are removed
+ * (outbound-headers.ts), then the provider's credential is put on.
+ */
 export async function applyCredential(target: Target, req: OutboundRequest): Promise<void> {
+  stripConsumedHeaders(req.headers);
   const secret = target.credential.secret;
   if (secret === null) return;
   const schema = target.provider.auth_schemas.find((s) => s.type !== 'none');

@@ -3,9 +3,9 @@
  * only the credential is swapped, and the response is tapped for usage on its way back.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { CALLER_KEY_HEADERS } from '../admission/caller-auth.ts';
 import type { ProviderRecord } from '../catalog/types.ts';
 import { applyCredential } from '../credentials/backend-auth.ts';
+import { forwardableHeaders } from '../credentials/outbound-headers.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import { estimated } from '../metering/usage.ts';
@@ -15,23 +15,15 @@ import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { redactSecrets } from '../util/redact.ts';
 import { readBody } from './body.ts';
 import { abortOnClientClose, StreamWriter } from './client-stream.ts';
+import { passthroughPath } from './passthrough-path.ts';
 import { openAIErrorBody, sendJson } from './respond.ts';
 import type { RequestContext } from './services.ts';
 
-/** Never forwarded: hop-by-hop headers, the caller's own credentials, and what undici sets itself. */
+/** Never forwarded, besides what Tollbooth consumes (outbound-headers.ts): what undici sets itself, cookies. */
 const DROP_REQUEST_HEADERS = new Set<string>([
-  ...CALLER_KEY_HEADERS,
   'host',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
   'content-length',
   'cookie',
-  'x-organization-id',
   // Identity encoding upstream, so the usage tap can read the body; loopback gains nothing from gzip.
   'accept-encoding',
 ]);
@@ -52,7 +44,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   }
   const base = baseUrlFor(provider, credential);
   if ('missing' in base) throw new GatewayError('credential_unavailable', `Provider '${provider.name}': ${base.missing}.`);
-  checkPath(provider, base.url, rest);
+  // From here on, `rest` is the path that matched the allow-list (passthrough-path.ts).
+  rest = passthroughPath(provider, parsedBase(base.url).path, rest);
 
   const multipart = (req.headers['content-type'] ?? '').startsWith('multipart/');
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
@@ -183,38 +176,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   settle(status, outcome, usage, firstByteAt);
 }
 
-/** The path must stay under the base URL's path and within the provider's passthrough list. */
-function checkPath(provider: ProviderRecord, baseUrl: string, rest: string): void {
-  const basePath = parsedBase(baseUrl).path;
-  const below = rest.startsWith(`${basePath}/`) ? rest.slice(basePath.length) : null;
-  const allowed =
-    below !== null &&
-    !below.split('/').some((segment) => isDotSegment(segment)) &&
-    provider.passthrough_paths.some((p) => (p.endsWith('/*') ? below.startsWith(p.slice(0, -1)) : below === p));
-  if (!allowed) {
-    throw new GatewayError(
-      'passthrough_path_not_allowed',
-      `The path '${rest}' is not forwarded to ${provider.display_name}. Allowed below ${basePath || '/'}: ${provider.passthrough_paths.join(', ')}.`,
-    );
-  }
-}
-
-function isDotSegment(segment: string): boolean {
-  try {
-    const decoded = decodeURIComponent(segment);
-    return decoded === '.' || decoded === '..';
-  } catch {
-    return true;
-  }
-}
-
 function forwardedHeaders(incoming: IncomingHttpHeaders, provider: ProviderRecord): Record<string, string> {
-  const out: Record<string, string> = { ...provider.default_headers };
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || DROP_REQUEST_HEADERS.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
+  return { ...provider.default_headers, ...forwardableHeaders(incoming, DROP_REQUEST_HEADERS) };
 }
 
 function responseHeaders(upstream: IncomingHttpHeaders, requestId: string): Record<string, string | string[]> {
