@@ -315,6 +315,8 @@ export const mainConfigSchema = {
         required: ['deployments'],
         properties: {
           strategy: { enum: ['priority', 'weighted', 'least-latency'], default: 'priority' },
+          first_byte_timeout_ms: { type: ['integer', 'null'], minimum: 1, default: null },
+          stream_idle_timeout_ms: { type: ['integer', 'null'], minimum: 1, default: null },
           deployments: {
             type: 'array',
             minItems: 1,
@@ -327,6 +329,8 @@ export const mainConfigSchema = {
                 credential: { anyOf: [id, { type: 'null' }], default: null },
                 upstream_model: { type: ['string', 'null'], default: null },
                 weight: { type: 'number', exclusiveMinimum: 0, default: 1 },
+                first_byte_timeout_ms: { type: ['integer', 'null'], minimum: 1, default: null },
+                stream_idle_timeout_ms: { type: ['integer', 'null'], minimum: 1, default: null },
               },
             },
           },
@@ -341,6 +345,7 @@ export const mainConfigSchema = {
       properties: {
         max_body_bytes: { type: 'integer', minimum: 1024, default: 4 * 1024 * 1024 },
         max_upload_bytes: { type: 'integer', minimum: 1024, default: 25 * 1024 * 1024 },
+        max_upstream_body_bytes: { type: 'integer', minimum: 1024, default: 32 * 1024 * 1024 },
         /** Deepest nesting of objects and arrays a JSON body may have; deeper is a 400 before parsing. */
         max_json_depth: { type: 'integer', minimum: 8, maximum: 4096, default: 128 },
         /** Both listeners: the request head must arrive within this, the whole request within the next. */
@@ -368,7 +373,9 @@ export const mainConfigSchema = {
       default: {},
       properties: {
         max_attempts: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
-        deadline_ms: { type: 'integer', minimum: 100, default: 30_000 },
+        deadline_ms: { type: 'integer', minimum: 100, default: 120_000 },
+        first_byte_timeout_ms: { type: 'integer', minimum: 1, default: 60_000 },
+        stream_idle_timeout_ms: { type: 'integer', minimum: 1, default: 60_000 },
         health_window_ms: { type: 'integer', minimum: 1000, default: 60_000 },
         credential_cooldown_ms: { type: 'integer', minimum: 0, default: 60_000 },
         breaker: {

@@ -76,11 +76,26 @@ export interface DeploymentConfig {
   credential: string | null;
   upstream_model: string | null;
   weight: number;
+  /** Overrides the route's and routing's limits for this deployment (null: inherit). */
+  first_byte_timeout_ms?: number | null;
+  stream_idle_timeout_ms?: number | null;
+}
+
+/**
+ * Per-attempt upstream limits: an attempt whose response head takes longer than `first_byte_timeout_ms`
+ * is abandoned (a health failure; the next deployment is tried); a stream quiet for longer than
+ * `stream_idle_timeout_ms` between chunks is ended with an explicit error.
+ */
+export interface AttemptLimitsConfig {
+  first_byte_timeout_ms: number;
+  stream_idle_timeout_ms: number;
 }
 
 export interface RouteConfig {
   strategy: 'priority' | 'weighted' | 'least-latency';
   deployments: DeploymentConfig[];
+  first_byte_timeout_ms?: number | null;
+  stream_idle_timeout_ms?: number | null;
 }
 
 export interface UpstreamConfig {
@@ -115,6 +130,8 @@ export interface TollboothConfig {
   limits: {
     max_body_bytes: number;
     max_upload_bytes: number;
+    /** The most of an upstream body ever held in memory (a unified answer larger than this is a 502). */
+    max_upstream_body_bytes: number;
     /** Deepest object/array nesting of a JSON request body (a 400 beyond it, before parsing). */
     max_json_depth: number;
     /** Listener limits: the request head, the whole request, and the quiet time inside a body. */
@@ -123,7 +140,7 @@ export interface TollboothConfig {
     body_idle_timeout_ms: number;
   };
   upstream: UpstreamConfig;
-  routing: RoutingPolicy;
+  routing: RoutingPolicy & AttemptLimitsConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   credential_store: CredentialStoreConfig;
   watch: WatchConfig;

@@ -52,6 +52,8 @@ export const ERROR_CATALOG = {
   upstream_timeout: { status: 504, type: 'timeout_error' },
   upstream_unreachable: { status: 502, type: 'upstream_error' },
   upstream_bad_response: { status: 502, type: 'upstream_error' },
+  /** An upstream answer past limits.max_upstream_body_bytes: never buffered whole. */
+  upstream_response_too_large: { status: 502, type: 'upstream_error' },
   upstream_stream_truncated: { status: 502, type: 'upstream_error' },
   internal_error: { status: 500, type: 'server_error' },
 } as const satisfies Record<string, { status: number; type: string }>;

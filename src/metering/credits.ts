@@ -38,7 +38,10 @@ export interface ChargeInput {
   model: ModelRecord | null;
   billing: 'managed' | 'byok';
   operation: Operation;
-  /** The upstream answered 2xx: a run happened (failed calls cost nothing). */
+  /**
+   * The provider processed tokens: the exchange has usage (reported or estimated, see
+   * usage.ts billedUsage), whatever its status. Failures before any token cost nothing.
+   */
   served: boolean;
 }
 

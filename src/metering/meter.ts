@@ -44,9 +44,16 @@ export class Meter {
     this.#log = log;
   }
 
-  settle(x: Exchange): UsageRecord {
+  /**
+   * Charges the exchange. `written` resolves once the charge is in the ledger file: a handler holds
+   * its answer's final bytes until then (DESIGN: a charge's final byte reaches the client only after
+   * the charge is in the ledger file).
+   */
+  settle(x: Exchange): { record: UsageRecord; written: Promise<void> } {
     const { target, usage } = x;
-    const served = x.status >= 200 && x.status < 300;
+    // A run happened when the provider processed tokens, whatever the status (an abort after tokens
+    // flowed included); handlers pass null usage for a failure before any token (usage.ts billedUsage).
+    const served = usage !== null;
     const modelLabel = target.model?.model_id ?? 'unknown';
     const result = charge({ usage, model: target.model, billing: target.credential.billing, operation: x.operation, served });
     const record: UsageRecord = {
@@ -76,8 +83,9 @@ export class Meter {
       duration_ms: round3(x.endedAt - x.startedAt),
       ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),
     };
-    this.#recorder.record(record, result.pico);
-    x.admission?.settle(record);
+    // The hold is dropped by the same step that books the charge: never a moment with neither.
+    const written = this.#recorder.record(record, result.pico, x.admission?.holdId ?? undefined);
+    x.admission?.settle(record, true);
 
     const m = this.#metrics;
     const genai = [x.operation, target.provider.name, modelLabel] as const;
@@ -100,7 +108,7 @@ export class Meter {
         this.#log.warn({ provider: target.provider.name, model: modelLabel }, 'model has no catalog price: metered at 0 credits');
       }
     }
-    return record;
+    return { record, written };
   }
 }
 

@@ -36,8 +36,13 @@ export interface UsageRecord {
 
 /** Where metered exchanges go: the ledger (src/metering/ledger/). */
 export interface UsageRecorder {
-  /** `pico`: the record's credits as pico-credits, when the caller has them (spares a parse). */
-  record(entry: UsageRecord, pico?: bigint): void;
+  /**
+   * `pico`: the record's credits as pico-credits, when the caller has them (spares a parse).
+   * Resolves once the entry is written to the ledger file (the page cache: it survives a crash of
+   * the process; durability against power loss follows with the group-commit sync). Never rejects.
+   * `holdId`: the admission's credit hold, dropped in the same step that books the charge.
+   */
+  record(entry: UsageRecord, pico?: bigint, holdId?: string): Promise<void>;
   /** Flushes everything recorded so far to durable storage. */
   flush(): Promise<void>;
   close(): Promise<void>;

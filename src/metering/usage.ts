@@ -31,3 +31,16 @@ export function estimated(promptChars: number, completionChars: number): Usage {
     source: 'estimated',
   };
 }
+
+/**
+ * What an exchange is charged for (DESIGN.md, "Money rules"): the caller pays for what the provider
+ * processed. Its reported usage when it sent some; else, when the answer was complete or tokens
+ * reached the client, an estimate from what was sent and delivered (`estimated`); else nothing: a
+ * failure before any token costs nothing. One rule for unified and passthrough, for client aborts,
+ * cut streams and streams that end in an error event.
+ */
+export function billedUsage(reportedUsage: Usage | null, complete: boolean, promptChars: number, deliveredChars: number): Usage | null {
+  if (reportedUsage) return reportedUsage;
+  if (complete || deliveredChars > 0) return estimated(promptChars, deliveredChars);
+  return null;
+}

@@ -4,20 +4,38 @@
  */
 import type { Usage } from '../metering/usage.ts';
 import type { UsageTap } from './contract.ts';
+import { errorInSuccess } from './upstream-error.ts';
 
-const MAX_TAPPED_BYTES = 16 * 1024 * 1024;
+/**
+ * The most of one answer a tap keeps (the body itself streams through unbuffered). Past it, usage
+ * is estimated from the byte count. The server lowers it to `limits.max_upstream_body_bytes`.
+ */
+let tapWindowBytes = 16 * 1024 * 1024;
 
-/** Reads usage from the body's bytes, for readers that need not parse it all (usageOfBody). */
+/** Sets the tap window (from the config); applies to taps created afterwards. */
+export function setTapWindow(bytes: number): void {
+  tapWindowBytes = bytes;
+}
+
+/**
+ * Reads usage from the body's bytes, for readers that need not parse it all (usageOfBody). A body
+ * that is an error object, or that should be JSON and is not (an HTML error page with a 200), ends
+ * as `error` with nothing generated: the money rule charges only what the provider reported.
+ */
 export function bytesBodyTap(read: (body: Buffer) => Usage | null): UsageTap {
+  const window = tapWindowBytes;
   const chunks: Uint8Array[] = [];
   let size = 0;
   return {
     push(chunk) {
       size += chunk.byteLength;
-      if (size <= MAX_TAPPED_BYTES) chunks.push(chunk);
+      if (size <= window) chunks.push(chunk);
     },
     finish() {
-      const usage = size > MAX_TAPPED_BYTES ? null : read(Buffer.concat(chunks));
+      if (size > window) return { usage: null, outcome: 'complete', generatedChars: size };
+      const body = Buffer.concat(chunks);
+      const usage = read(body);
+      if (notAnAnswer(body)) return { usage, outcome: 'error', generatedChars: 0 };
       return { usage, outcome: 'complete', generatedChars: size };
     },
   };
@@ -33,4 +51,23 @@ export function jsonBodyTap(read: (body: Record<string, unknown>) => Usage | nul
       return null;
     }
   });
+}
+
+/**
+ * An error object, a markup page, or a body that opens like JSON and does not parse. Plain text
+ * (transcriptions as text/srt/vtt) is an answer.
+ */
+function notAnAnswer(body: Buffer): boolean {
+  let i = 0;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  const first = body[i];
+  if (first === 0x3c) return true;
+  if (first !== 0x7b && first !== 0x5b) return false;
+  if (errorInSuccess(body) !== null) return true;
+  try {
+    JSON.parse(body.toString('utf8'));
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -40,6 +40,48 @@ export function parseUpstreamError(raw: Uint8Array, headers: IncomingHttpHeaders
   };
 }
 
+const ERROR_KEY = Buffer.from('"error"');
+
+/**
+ * A 2xx body that is really an error: `{"error": …}` (OpenAI and most others), Anthropic's
+ * `{"type":"error", …}`, Gemini's `[{"error": …}]`. Its info, or null. Only bodies that mention
+ * `"error"` are parsed (a success body `"error": null`, as in OpenAI's Responses objects, is not one).
+ */
+export function errorInSuccess(raw: Buffer): UpstreamErrorInfo | null {
+  if (raw.indexOf(ERROR_KEY) === -1) return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const root = (Array.isArray(body) ? body[0] : body) as Record<string, unknown> | null;
+  if (typeof root !== 'object' || root === null) return null;
+  const error = root.error;
+  const isError = root.type === 'error' || (typeof error === 'object' && error !== null) || (typeof error === 'string' && error.length > 0);
+  return isError ? parseUpstreamError(raw, {}) : null;
+}
+
+/**
+ * The gateway error for a 2xx answer that is not one (not JSON, or an error object): a 502 counted
+ * as the upstream's failure (health, fallback), with the provider's message capped and scrubbed.
+ */
+export function badSuccess(target: Target, info: UpstreamErrorInfo | null): GatewayError {
+  const provider = target.provider.name;
+  if (info === null) {
+    return new GatewayError('upstream_bad_response', `${target.provider.display_name} answered 200 with a body that is not a valid response.`, {
+      details: { provider },
+      retryable: true,
+    });
+  }
+  const secret = target.credential.secret?.reveal();
+  const message = redactSecrets(info.message.slice(0, 500), secret === undefined ? [] : [secret]);
+  return new GatewayError('upstream_error', `${target.provider.display_name} answered 200 with an error: ${message}`, {
+    details: { provider, upstream_status: 200, upstream_code: info.code },
+    retryable: true,
+  });
+}
+
 /** Overload signals that deserve a retry elsewhere even when the status does not say so. */
 const OVERLOADED = /overloaded|ThrottlingException|ServiceUnavailable|ModelNotReady|RESOURCE_EXHAUSTED|UNAVAILABLE/i;
 

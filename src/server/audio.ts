@@ -8,11 +8,11 @@ import { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import type { Usage } from '../metering/usage.ts';
 import { createAdapter } from '../providers/registry.ts';
+import { badSuccess, errorInSuccess } from '../providers/upstream-error.ts';
 import { planTargets } from '../routing/plan.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
-import { abortOnClientClose } from './client-stream.ts';
+import { abortOnClientClose, sendAfter } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
-import { sendJson } from './respond.ts';
 import type { Handler } from './services.ts';
 
 export const audioTranscription: Handler = async (ctx, req, res) => {
@@ -80,14 +80,23 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
     let response;
     try {
       await applyCredential(target, outbound);
-      response = await services.upstream.send(outbound, abort.signal);
+      response = await services.upstream.send(outbound, abort.signal, {
+        firstByteMs: runtime.config.routing.first_byte_timeout_ms,
+        idleMs: runtime.config.routing.stream_idle_timeout_ms,
+      });
     } catch (err) {
       const error = transportError(err, target.baseUrl);
       settle(error.status, abort.signal.aborted ? 'aborted' : 'upstream_error', null, null);
       throw error;
     }
     const firstByteAt = performance.now();
-    const raw = await response.body.bytes();
+    let raw: Buffer;
+    try {
+      raw = await response.body.bytes(limits.max_upstream_body_bytes, true);
+    } catch (err) {
+      settle(502, abort.signal.aborted ? 'aborted' : 'upstream_error', null, firstByteAt);
+      throw transportError(err, target.baseUrl);
+    }
     // The upstream has answered, so the upload is spent: remove it before the caller hears back.
     await upload.cleanup();
     if (response.statusCode >= 400) {
@@ -95,16 +104,22 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
       throw adapter.error(response.statusCode, response.headers, raw);
     }
     const contentType = String(response.headers['content-type'] ?? 'application/json');
+    const inBody = contentType.includes('json') ? errorInSuccess(raw) : null;
+    if (inBody) {
+      // A 200 that is an error object: the upstream failed, and nothing was processed to charge.
+      settle(502, 'upstream_error', null, firstByteAt);
+      throw badSuccess(target, inBody);
+    }
     // response_format text/srt/vtt answers in plain text: passed on as is, with no usage to read.
     const usage = contentType.includes('json') ? adapter.response('audio_transcription', raw).usage : null;
-    sendJson(res, 200, raw, {
+    const { written } = settle(200, 'ok', usage, firstByteAt);
+    await sendAfter(res, 200, raw, {
       'content-type': contentType,
       'x-request-id': ctx.id,
       'x-tollbooth-provider': target.provider.name,
       'x-tollbooth-attempts': '1',
       ...modelHeaders(resolution),
-    });
-    settle(200, 'ok', usage, firstByteAt);
+    }, written);
   } finally {
     await upload.cleanup();
   }

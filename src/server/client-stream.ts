@@ -1,5 +1,6 @@
 /** Writing to the client with backpressure, and noticing when the client goes away. */
 import type { ServerResponse } from 'node:http';
+import { GatewayError } from '../errors/catalog.ts';
 
 /**
  * A streamed response's writer. What is written in one tick (one upstream read often carries
@@ -29,7 +30,7 @@ export class StreamWriter {
   }
 
   /** Writes what is pending, then ends the response with `tail`. */
-  end(tail?: string): void {
+  end(tail?: string | Uint8Array): void {
     this.flush();
     if (!this.#res.writableEnded) this.#res.end(tail);
   }
@@ -60,7 +61,10 @@ function flushWriter(writer: StreamWriter): void {
   writer.flush();
 }
 
-/** An AbortController that fires when the client disconnects before the response is finished. */
+/**
+ * An AbortController that fires when the client disconnects before the response is finished. The
+ * handler may abort it too, with a GatewayError as the reason (the routing deadline).
+ */
 export function abortOnClientClose(res: ServerResponse): AbortController {
   const controller = new AbortController();
   res.on('close', () => {
@@ -68,3 +72,34 @@ export function abortOnClientClose(res: ServerResponse): AbortController {
   });
   return controller;
 }
+
+/** The signal fired because the client went away (not because the handler gave up with an error). */
+export function clientLeft(signal: AbortSignal): boolean {
+  return signal.aborted && !(signal.reason instanceof GatewayError);
+}
+
+/**
+ * Answers with a whole body whose last byte waits for `written` (the charge is in the ledger file).
+ * A small body is held whole (one write, and a client cannot use part of a JSON body anyway); a
+ * large one goes out at once but for its last byte.
+ */
+export async function sendAfter(
+  res: ServerResponse,
+  status: number,
+  body: string | Uint8Array,
+  headers: Record<string, string>,
+  written: Promise<void>,
+): Promise<void> {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(bytes.byteLength), ...headers });
+  if (bytes.byteLength <= HOLD_WHOLE_BYTES) {
+    await written;
+    res.end(bytes);
+    return;
+  }
+  res.write(bytes.subarray(0, bytes.byteLength - 1));
+  await written;
+  res.end(bytes.subarray(bytes.byteLength - 1));
+}
+
+const HOLD_WHOLE_BYTES = 64 * 1024;

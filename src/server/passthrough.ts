@@ -8,7 +8,8 @@ import { applyCredential } from '../credentials/backend-auth.ts';
 import { forwardableHeaders } from '../credentials/outbound-headers.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
-import { estimated } from '../metering/usage.ts';
+import { billedUsage, type Usage } from '../metering/usage.ts';
+import { setTapWindow } from '../providers/body-tap.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
@@ -80,7 +81,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     body: raw ?? (hasBody ? req : null),
   };
   const abort = abortOnClientClose(res);
-  const settle = (status: number, outcome: ExchangeOutcome, usage: ReturnType<typeof estimated> | null, firstByteAt: number | null) =>
+  const settle = (status: number, outcome: ExchangeOutcome, usage: Usage | null, firstByteAt: number | null) =>
     services.meter.settle({
       requestId: ctx.id,
       caller,
@@ -108,7 +109,11 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   try {
     await applyCredential(target, outbound);
     services.metrics.overhead.labels('native').observe((performance.now() - ctx.startedAt) / 1000);
-    response = await services.upstream.send(outbound, abort.signal);
+    // The routing defaults bound a hung upstream (no head) and a stalled body (idle between chunks).
+    response = await services.upstream.send(outbound, abort.signal, {
+      firstByteMs: runtime.config.routing.first_byte_timeout_ms,
+      idleMs: runtime.config.routing.stream_idle_timeout_ms,
+    });
   } catch (err) {
     const error = transportError(err, originOf(base.url));
     if (!abort.signal.aborted) observe(null, null);
@@ -119,7 +124,15 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const status = response.statusCode;
 
   if (status >= 400) {
-    const raw = await response.body.bytes().catch(() => Buffer.alloc(0));
+    // Bounded: an error body past the limit is not relayed (a 502 instead).
+    let raw: Buffer;
+    try {
+      raw = await response.body.bytes(limits.max_upstream_body_bytes, true);
+    } catch (err) {
+      observe(status, firstByteAt);
+      settle(status, 'upstream_error', null, firstByteAt);
+      throw transportError(err, originOf(base.url));
+    }
     const error = adapter.error(status, response.headers, raw);
     observe(status, firstByteAt);
     settle(status, 'upstream_error', null, firstByteAt);
@@ -141,19 +154,25 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
 
   res.writeHead(status, responseHeaders(response.headers, ctx.id));
   const contentType = String(response.headers['content-type'] ?? '');
+  // The body streams through unbuffered; the tap keeps at most a bounded window of it.
+  setTapWindow(limits.max_upstream_body_bytes);
   const tap = adapter.tap(info, contentType);
   const writer = new StreamWriter(res);
+  // The answer's last byte waits for its charge to be in the ledger file. With a content-length,
+  // the last byte of the body is that byte, so one byte is always kept back; otherwise (chunked)
+  // it is the end of the response.
+  const sized = response.headers['content-length'] !== undefined;
+  let held: Uint8Array | undefined;
   let clientLeft = false;
   let cut = false;
   try {
-    // Ended in the tick of the last chunk, so the end shares its write.
-    const end = await response.body.forEachChunk(
-      (chunk) => {
-        tap.push(chunk);
-        return writer.write(chunk);
-      },
-      () => writer.end(),
-    );
+    const end = await response.body.forEachChunk((chunk) => {
+      tap.push(chunk);
+      if (!sized || chunk.length === 0) return writer.write(chunk);
+      if (held) writer.write(held);
+      held = chunk.subarray(chunk.length - 1);
+      return chunk.length === 1 ? true : writer.write(chunk.subarray(0, chunk.length - 1));
+    });
     clientLeft = end === 'stopped';
   } catch {
     clientLeft = abort.signal.aborted;
@@ -165,15 +184,17 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     // the connection is dropped instead of the response ended.
     writer.flush();
     res.destroy();
-  } else if (!res.writableEnded) {
-    res.end();
   }
   const tapped = tap.finish();
   const outcome: ExchangeOutcome =
     clientLeft ? 'aborted' : cut || tapped.outcome === 'truncated' ? 'truncated' : tapped.outcome === 'error' ? 'stream_error' : 'ok';
-  const usage = tapped.usage ?? estimated(raw?.length ?? 0, tapped.generatedChars);
+  // The same money rule as the unified API (usage.ts billedUsage); the bytes went through unchanged.
+  const usage = billedUsage(tapped.usage, outcome === 'ok', raw?.length ?? 0, tapped.generatedChars);
   if (!clientLeft) observe(status, firstByteAt, outcome === 'truncated' || outcome === 'stream_error');
-  settle(status, outcome, usage, firstByteAt);
+  const { written } = settle(status, outcome, usage, firstByteAt);
+  if (clientLeft || cut) return;
+  await written;
+  writer.end(held);
 }
 
 function forwardedHeaders(incoming: IncomingHttpHeaders, provider: ProviderRecord): Record<string, string> {

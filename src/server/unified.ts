@@ -8,20 +8,20 @@ import type { Operation } from '../catalog/types.ts';
 import type { Caller } from '../admission/caller-auth.ts';
 import type { Admission } from '../admission/gate.ts';
 import { applyCredential } from '../credentials/backend-auth.ts';
-import { GatewayError } from '../errors/catalog.ts';
+import { GatewayError, isGatewayError } from '../errors/catalog.ts';
 import type { Exchange } from '../metering/meter.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
-import { estimated, type Usage } from '../metering/usage.ts';
-import type { ProviderAdapter } from '../providers/contract.ts';
+import { billedUsage, estimated, type Usage } from '../metering/usage.ts';
+import type { ProviderAdapter, TranslatedResponse } from '../providers/contract.ts';
 import { createAdapter } from '../providers/registry.ts';
+import { badSuccess, errorInSuccess } from '../providers/upstream-error.ts';
 import { planTargets } from '../routing/plan.ts';
 import type { Strategy } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
-import { transportError, type OutboundRequest, type UpstreamBody } from '../upstream/transport.ts';
+import { transportError, type AttemptLimits, type OutboundRequest, type UpstreamBody } from '../upstream/transport.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { abortOnClientClose, StreamWriter } from './client-stream.ts';
+import { abortOnClientClose, clientLeft, sendAfter, StreamWriter } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
-import { sendJson } from './respond.ts';
 import type { Handler, RequestContext } from './services.ts';
 
 export function unifiedHandler(operation: Exclude<Operation, 'audio_transcription'>): Handler {
@@ -90,7 +90,9 @@ interface FailedAttempt {
 /**
  * Tries the plan's deployments in the strategy's order, skipping open breakers and refused
  * credentials, while failures are retryable, nothing has reached the client, and the attempt count
- * and deadline allow. Only the last attempt is metered (the serving one, or the final failure).
+ * and deadline allow. The deadline bounds the whole request, the attempt in flight included, until
+ * the answer starts to reach the client. Only the last attempt is metered (the serving one, or the
+ * final failure).
  */
 async function runAttempts(call: UnifiedCall, plan: Target[], strategy: Strategy, res: ServerResponse): Promise<void> {
   const { services } = call.ctx;
@@ -104,23 +106,62 @@ async function runAttempts(call: UnifiedCall, plan: Target[], strategy: Strategy
   }
   const targets = usable.slice(0, health.policy.max_attempts);
   const deadline = call.ctx.startedAt + health.policy.deadline_ms;
+  // One signal for the attempt in flight: the client leaving aborts it, and so does the deadline
+  // (with its own reason, see clientLeft).
   const abort = abortOnClientClose(res);
-  for (let i = 0; i < targets.length; i++) {
-    const target = targets[i]!;
-    if (i > 0) services.metrics.fallbacks.labels(targets[i - 1]!.provider.name, target.provider.name, target.model?.model_id ?? 'unknown').inc();
-    const failed = await attempt(call, target, i + 1, res, abort.signal);
-    if (failed === null) return;
-    const again = failed.error.retryable && i < targets.length - 1 && performance.now() < deadline && !abort.signal.aborted;
-    services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', again ? 'retried' : 'failed').inc();
-    if (again) continue;
-    services.meter.settle(exchange(call, target, i + 1, failed.status, failed.outcome, null, failed.firstByteAt));
-    if (failed.outcome === 'aborted') return;
-    throw failed.error;
+  const deadlineTimer = setTimeout(
+    () =>
+      abort.abort(
+        new GatewayError('upstream_timeout', `No answer within the routing deadline of ${health.policy.deadline_ms} ms.`, {
+          details: { deadline_ms: health.policy.deadline_ms },
+        }),
+      ),
+    Math.max(0, deadline - performance.now()),
+  );
+  const releaseDeadline = () => clearTimeout(deadlineTimer);
+  try {
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      if (i > 0) services.metrics.fallbacks.labels(targets[i - 1]!.provider.name, target.provider.name, target.model?.model_id ?? 'unknown').inc();
+      const failed = await attempt(call, target, i + 1, res, abort.signal, releaseDeadline);
+      if (failed === null) return;
+      const again = failed.error.retryable && i < targets.length - 1 && performance.now() < deadline && !abort.signal.aborted;
+      services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', again ? 'retried' : 'failed').inc();
+      if (again) continue;
+      services.meter.settle(exchange(call, target, i + 1, failed.status, failed.outcome, null, failed.firstByteAt));
+      if (failed.outcome === 'aborted') return;
+      throw failed.error;
+    }
+  } finally {
+    releaseDeadline();
   }
 }
 
+/** This attempt's limits: the deployment's, else the route's, else routing's defaults. */
+function attemptLimits(call: UnifiedCall, target: Target): AttemptLimits {
+  const { routes, routing } = call.ctx.runtime.config;
+  const route = target.model ? routes[target.model.model_id] : undefined;
+  const d = route?.deployments.find(
+    (d) =>
+      d.provider === target.provider.name &&
+      (d.credential === null || d.credential === target.credential.id) &&
+      (d.upstream_model ?? target.model?.upstream_model) === target.upstreamModel,
+  );
+  return {
+    firstByteMs: d?.first_byte_timeout_ms ?? route?.first_byte_timeout_ms ?? routing.first_byte_timeout_ms,
+    idleMs: d?.stream_idle_timeout_ms ?? route?.stream_idle_timeout_ms ?? routing.stream_idle_timeout_ms,
+  };
+}
+
 /** One attempt on one deployment. Returns null once the caller has its answer (and it is metered). */
-async function attempt(call: UnifiedCall, target: Target, n: number, res: ServerResponse, signal: AbortSignal): Promise<FailedAttempt | null> {
+async function attempt(
+  call: UnifiedCall,
+  target: Target,
+  n: number,
+  res: ServerResponse,
+  signal: AbortSignal,
+  releaseDeadline: () => void,
+): Promise<FailedAttempt | null> {
   const { services } = call.ctx;
   const sentAt = performance.now();
   const observe = (status: number | null, firstByteAt: number | null, extra: { streamFailed?: boolean; retryAfterMs?: number | null } = {}) =>
@@ -143,17 +184,19 @@ async function attempt(call: UnifiedCall, target: Target, n: number, res: Server
   try {
     await applyCredential(target, outbound);
     services.metrics.overhead.labels('unified').observe((performance.now() - call.ctx.startedAt) / 1000);
-    response = await services.upstream.send(outbound, signal);
+    response = await services.upstream.send(outbound, signal, attemptLimits(call, target));
   } catch (err) {
     const error = transportError(err, target.baseUrl);
-    if (signal.aborted) return { error, status: 499, outcome: 'aborted', firstByteAt: null };
+    if (clientLeft(signal)) return { error, status: 499, outcome: 'aborted', firstByteAt: null };
+    // No head in time (first-byte limit, deadline) or no connection: the deployment's failure.
     observe(null, null);
     return { error, status: error.status, outcome: 'upstream_error', firstByteAt: null };
   }
   const firstByteAt = performance.now();
 
   if (response.statusCode >= 400) {
-    const error = adapter.error(response.statusCode, response.headers, await response.body.bytes().catch(() => Buffer.alloc(0)));
+    const raw = await response.body.bytes(ERROR_BODY_BYTES).catch(() => Buffer.alloc(0));
+    const error = adapter.error(response.statusCode, response.headers, raw);
     observe(response.statusCode, firstByteAt, { retryAfterMs: retryAfterMs(response.headers['retry-after']) });
     return { error, status: response.statusCode, outcome: 'upstream_error', firstByteAt };
   }
@@ -163,27 +206,45 @@ async function attempt(call: UnifiedCall, target: Target, n: number, res: Server
   call.ctx.labels.provider = target.provider.name;
   const headers = { ...call.headers, 'x-tollbooth-provider': target.provider.name, 'x-tollbooth-attempts': String(n) };
   if (call.stream) {
+    // The head goes to the client now: from here on, no failover and no deadline (the idle limit
+    // between chunks still ends a stalled stream, with an error event).
+    releaseDeadline();
     const result = await streamToClient(call, target, adapter, response.body, res, headers, signal);
     observe(200, firstByteAt, { streamFailed: result.outcome === 'truncated' || result.outcome === 'stream_error' });
     services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
-    settle(result.outcome, result.usage);
+    const { written } = settle(result.outcome, result.usage);
+    // The end of the stream (its last byte) waits for the charge to be in the ledger file.
+    if (!result.clientLeft) await written;
+    result.end();
     return null;
   }
-  let translated;
+  let translated: TranslatedResponse;
   try {
-    translated = adapter.response(call.operation, await response.body.bytes());
+    const raw = await response.body.bytes(call.ctx.runtime.config.limits.max_upstream_body_bytes, true);
+    // A 200 that is an error object, or not a response at all: the upstream failed (health, fallback).
+    const inBody = errorInSuccess(raw);
+    if (inBody) throw badSuccess(target, inBody);
+    try {
+      translated = adapter.response(call.operation, raw);
+    } catch (err) {
+      throw isGatewayError(err) ? err : badSuccess(target, null);
+    }
   } catch (err) {
     const error = transportError(err, target.baseUrl);
-    if (signal.aborted) return { error, status: 499, outcome: 'aborted', firstByteAt };
+    if (clientLeft(signal)) return { error, status: 499, outcome: 'aborted', firstByteAt };
     observe(null, firstByteAt);
     return { error, status: error.status, outcome: 'upstream_error', firstByteAt };
   }
-  sendJson(res, 200, translated.body, headers);
+  releaseDeadline();
   observe(200, firstByteAt);
   services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
-  settle('ok', translated.usage ?? estimated(call.promptChars, Buffer.byteLength(translated.body)));
+  const { written } = settle('ok', translated.usage ?? estimated(call.promptChars, Buffer.byteLength(translated.body)));
+  await sendAfter(res, 200, translated.body, headers, written);
   return null;
 }
+
+/** An upstream error body is read this far at most (for its message; the rest is not read). */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** Retry-After as delay-seconds or an HTTP date, in ms. */
 function retryAfterMs(value: string | string[] | undefined): number | null {
@@ -195,6 +256,10 @@ function retryAfterMs(value: string | string[] | undefined): number | null {
   return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
 }
 
+/**
+ * Relays the stream; its last bytes (the translator's tail: usage chunk, [DONE] or an error event)
+ * are written, and `end` ends the response once the caller has settled the charge.
+ */
 async function streamToClient(
   call: UnifiedCall,
   target: Target,
@@ -203,7 +268,7 @@ async function streamToClient(
   res: ServerResponse,
   headers: Record<string, string>,
   signal: AbortSignal,
-): Promise<{ outcome: ExchangeOutcome; usage: Usage }> {
+): Promise<{ outcome: ExchangeOutcome; usage: Usage | null; clientLeft: boolean; end(): void }> {
   const translator = adapter.stream(call.operation);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
   // The head leaves with the first chunk (one syscall, not two), or on its own if that is slow.
@@ -216,7 +281,8 @@ async function streamToClient(
     finished = true;
     clearTimeout(flushHead);
     const tail = translator.finish();
-    writer.end(clientLeft ? undefined : tail);
+    // A stalled or cut upstream ends with the translator's explicit error event, never a clean end.
+    if (!clientLeft && tail.length > 0) writer.write(tail);
   };
   try {
     const end = await upstream.forEachChunk((chunk) => {
@@ -231,8 +297,8 @@ async function streamToClient(
     }, finish);
     clientLeft = end === 'stopped';
   } catch {
-    // The upstream body failed mid-way (reset, body timeout) or the client left and aborted it.
-    clientLeft = signal.aborted;
+    // The upstream body failed mid-way (reset, idle limit) or the client left and aborted it.
+    clientLeft = clientLeft || signal.aborted;
   }
   if (!finished) finish();
   const outcome: ExchangeOutcome = clientLeft
@@ -242,7 +308,8 @@ async function streamToClient(
       : translator.outcome === 'error'
         ? 'stream_error'
         : 'truncated';
-  return { outcome, usage: translator.usage ?? estimated(call.promptChars, translator.generatedChars) };
+  const usage = billedUsage(translator.usage, outcome === 'ok', call.promptChars, translator.generatedChars);
+  return { outcome, usage, clientLeft, end: () => writer.end() };
 }
 
 /** How long a stream's head waits for its first chunk before it is sent alone. */

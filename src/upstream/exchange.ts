@@ -6,13 +6,17 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { GatewayError } from '../errors/catalog.ts';
 
 /** What a chunk consumer answers: go on, stop (abort the upstream), or wait for this first. */
 export type ChunkVerdict = boolean | Promise<boolean>;
 
 export interface UpstreamBody {
-  /** The whole body; with `limit`, at most about that many bytes (the rest is not read). */
-  bytes(limit?: number): Promise<Buffer>;
+  /**
+   * The whole body; with `limit`, at most about that many bytes (the rest is not read). With
+   * `strict`, a body longer than `limit` rejects with `upstream_response_too_large` instead.
+   */
+  bytes(limit?: number, strict?: boolean): Promise<Buffer>;
   /**
    * Hands every chunk to `onChunk` in order. Resolves 'end' when the body is complete, 'stopped'
    * when `onChunk` answered false (the upstream is then aborted); rejects when the upstream fails
@@ -101,10 +105,16 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
     this.#wake?.();
   }
 
-  bytes(limit = Infinity): Promise<Buffer> {
+  bytes(limit = Infinity, strict = false): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        const full = this.#size >= limit;
+        if (strict && this.#size > limit) {
+          this.#wake = null;
+          this.destroy();
+          reject(new GatewayError('upstream_response_too_large', `The upstream answer is larger than the limit of ${limit} bytes.`, { retryable: true }));
+          return;
+        }
+        const full = !strict && this.#size >= limit;
         if (this.#error !== null && !full) {
           this.#wake = null;
           reject(this.#error);

@@ -10,6 +10,14 @@ import { UpstreamExchange, type UpstreamResponse } from './exchange.ts';
 
 export type { UpstreamBody, UpstreamResponse } from './exchange.ts';
 
+/** Per-attempt limits (undici's per-request headers and body timeouts), tighter than the pool's. */
+export interface AttemptLimits {
+  /** From sending to the response head; past it the attempt fails with `upstream_timeout` (retryable). */
+  firstByteMs?: number;
+  /** Longest quiet time between body chunks; past it the body fails (a stream is ended, never cleanly). */
+  idleMs?: number;
+}
+
 export interface OutboundRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
   /** Absolute URL. */
@@ -20,8 +28,10 @@ export interface OutboundRequest {
 
 export class Upstream {
   readonly #agent: Agent;
+  readonly #config: UpstreamConfig;
 
   constructor(config: UpstreamConfig) {
+    this.#config = config;
     this.#agent = new Agent({
       connections: config.connections,
       keepAliveTimeout: config.keep_alive_timeout_ms,
@@ -32,10 +42,13 @@ export class Upstream {
   }
 
   /** Resolves at the response head; the body is read through `response.body`. */
-  send(req: OutboundRequest, signal: AbortSignal | null): Promise<UpstreamResponse> {
+  send(req: OutboundRequest, signal: AbortSignal | null, limits: AttemptLimits = {}): Promise<UpstreamResponse> {
     const { origin, path } = splitUrl(req.url);
     const exchange = new UpstreamExchange(signal, (err) => transportError(err, origin));
-    const options = { origin, path, method: req.method, headers: req.headers, body: req.body as Dispatcher.DispatchOptions['body'] };
+    const options: Dispatcher.DispatchOptions = { origin, path, method: req.method, headers: req.headers, body: req.body as Dispatcher.DispatchOptions['body'] };
+    // The pool's timeouts stay the ceiling; an attempt's own limits can only be tighter.
+    if (limits.firstByteMs !== undefined) options.headersTimeout = Math.min(limits.firstByteMs, this.#config.headers_timeout_ms);
+    if (limits.idleMs !== undefined) options.bodyTimeout = Math.min(limits.idleMs, this.#config.body_timeout_ms);
     try {
       this.#agent.dispatch(options, exchange);
     } catch (err) {

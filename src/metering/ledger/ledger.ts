@@ -114,12 +114,14 @@ export class Ledger implements UsageRecorder {
   }
 
   /** UsageRecorder: one charge entry per metered exchange. Never throws into the request path. */
-  record(record: UsageRecord, pico?: bigint): void {
+  record(record: UsageRecord, pico?: bigint): Promise<void> {
     try {
-      this.charge(record, pico);
+      // Resolves once the charge is in the file; a failed write is reported by the writer itself.
+      return this.charge(record, pico).written.catch(() => {});
     } catch (err) {
       // Only after close (a request outliving the drain): say loudly which charge is missing.
       this.#log?.error({ err, charge: record }, 'ledger: a charge could not be appended');
+      return Promise.resolve();
     }
   }
 

@@ -7,7 +7,10 @@
  *   resolves) once the sync that carries it returns.
  * A write is a few microseconds of CPU, a sync on the VMs this runs on ~0.1 ms of the process's own
  * CPU and more of the kernel's (bench/RESULTS.md): syncing every few milliseconds at low load was
- * the largest single cost of a request. Writes and syncs run one at a time, in order. Files rotate
+ * the largest single cost of a request. An entry whose `written` promise is asked for (a request
+ * holding its answer's final bytes until its charge is in the file) is written at the end of the
+ * event-loop turn instead of the window's end, with everything else appended in that turn; such a
+ * write does not wait for a sync in flight. Writes and syncs run one at a time, in order. Files rotate
  * by size at line boundaries; a write or sync failure stops the writer for good (the next start
  * quarantines any partial line), so nothing is ever written after a gap.
  */
@@ -53,12 +56,21 @@ interface Batch {
   done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
+  /** Settles once the batch is in the file (before its sync). */
+  written: Promise<void>;
+  resolveWritten(): void;
 }
 
 export interface Appended {
   entry: LedgerEntry;
   /** Resolves once the entry is on stable storage; rejects if the ledger could not write it. */
   acked: Promise<void>;
+  /**
+   * Resolves once the entry is in the file (the page cache: it survives a crash of the process, not
+   * yet of the machine); rejects if the ledger could not write it. Asking for it hastens the write
+   * to the end of the current event-loop turn.
+   */
+  readonly written: Promise<void>;
 }
 
 export class LedgerWriter {
@@ -78,10 +90,13 @@ export class LedgerWriter {
   #newest: Promise<void> = Promise.resolve();
   #writeTimer: NodeJS.Timeout | null = null;
   #syncTimer: NodeJS.Timeout | null = null;
+  #writeSoon: NodeJS.Immediate | null = null;
   #writeDue = false;
   #syncDue = false;
   /** A write or a sync is running. */
   #busy = false;
+  /** The running operation is a sync (a small write may go on meanwhile). */
+  #syncing = false;
   #idle: (() => void) | null = null;
   #failure: Error | null = null;
   #closed = false;
@@ -130,7 +145,24 @@ export class LedgerWriter {
     if (this.#failure) batch.reject(this.#failure);
     else if (batch.bytes >= this.#options.maxBatchBytes) this.#due('write');
     else this.#writeTimer ??= setTimeout(() => this.#due('write'), this.#options.commitWindowMs);
-    return { entry, acked: batch.done };
+    const writer = this;
+    return {
+      entry,
+      acked: batch.done,
+      get written() {
+        writer.#hasten(batch);
+        return batch.written;
+      },
+    };
+  }
+
+  /** Someone waits for `batch` to be in the file: write it at the end of this event-loop turn. */
+  #hasten(batch: Batch): void {
+    if (batch !== this.#batch || this.#writeSoon !== null || this.#failure) return;
+    this.#writeSoon = setImmediate(() => {
+      this.#writeSoon = null;
+      this.#due('write');
+    });
   }
 
   /** Writes and syncs now; resolves once everything appended so far is on stable storage. */
@@ -164,7 +196,12 @@ export class LedgerWriter {
 
   /** Starts the next due write or sync, unless one is running (it calls back here when done). */
   #pump(): void {
-    if (this.#busy || this.#failure) return;
+    if (this.#failure) return;
+    if (this.#busy) {
+      // A sync runs in the thread pool; a small write to the page cache need not wait for it.
+      if (this.#syncing && this.#writeDue && this.#batch.lines.length > 0 && this.#fits(this.#batch)) this.#writeBeside();
+      return;
+    }
     if (this.#writeDue && this.#batch.lines.length > 0) void this.#runWrite();
     else if (this.#syncDue && this.#written.length > 0) void this.#runSync();
     else {
@@ -177,11 +214,7 @@ export class LedgerWriter {
 
   async #runWrite(): Promise<void> {
     this.#busy = true;
-    this.#writeDue = false;
-    if (this.#writeTimer) clearTimeout(this.#writeTimer);
-    this.#writeTimer = null;
-    const batch = this.#batch;
-    this.#batch = newBatch();
+    const batch = this.#takeBatch();
     this.#inFlight = [batch];
     try {
       if (this.#fits(batch)) this.#writeNow(batch);
@@ -190,16 +223,43 @@ export class LedgerWriter {
       return this.#fail(err);
     }
     this.#inFlight = [];
-    this.#written.push(batch);
-    if (this.#options.syncIntervalMs <= 0) this.#syncDue = true;
-    else this.#syncTimer ??= setTimeout(() => this.#due('sync'), this.#options.syncIntervalMs);
+    this.#afterWrite(batch);
     // Appended while this write ran: their window timer is already running.
     this.#busy = false;
     this.#pump();
   }
 
+  /** A small write while a sync runs: the sync covers what preceded it, the next one this batch. */
+  #writeBeside(): void {
+    const batch = this.#takeBatch();
+    try {
+      this.#writeNow(batch);
+    } catch (err) {
+      this.#inFlight.push(batch);
+      return this.#fail(err);
+    }
+    this.#afterWrite(batch);
+  }
+
+  #takeBatch(): Batch {
+    this.#writeDue = false;
+    if (this.#writeTimer) clearTimeout(this.#writeTimer);
+    this.#writeTimer = null;
+    const batch = this.#batch;
+    this.#batch = newBatch();
+    return batch;
+  }
+
+  #afterWrite(batch: Batch): void {
+    batch.resolveWritten();
+    this.#written.push(batch);
+    if (this.#options.syncIntervalMs <= 0) this.#syncDue = true;
+    else this.#syncTimer ??= setTimeout(() => this.#due('sync'), this.#options.syncIntervalMs);
+  }
+
   async #runSync(): Promise<void> {
     this.#busy = true;
+    this.#syncing = true;
     this.#syncDue = false;
     if (this.#syncTimer) clearTimeout(this.#syncTimer);
     this.#syncTimer = null;
@@ -209,8 +269,11 @@ export class LedgerWriter {
     try {
       await this.#file.datasync();
     } catch (err) {
+      this.#syncing = false;
       return this.#fail(err);
     }
+    this.#syncing = false;
+    if (this.#failure) return;
     this.#inFlight = [];
     let entries = 0;
     let bytes = 0;
@@ -240,8 +303,10 @@ export class LedgerWriter {
   #clearTimers(): void {
     if (this.#writeTimer) clearTimeout(this.#writeTimer);
     if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    if (this.#writeSoon) clearImmediate(this.#writeSoon);
     this.#writeTimer = null;
     this.#syncTimer = null;
+    this.#writeSoon = null;
   }
 
   /** The batch goes into the current file in one write. */
@@ -312,10 +377,31 @@ function newBatch(): Batch {
     resolve = res;
     reject = rej;
   });
+  let resolveWritten!: () => void;
+  let rejectWritten!: (err: unknown) => void;
+  const written = new Promise<void>((res, rej) => {
+    resolveWritten = res;
+    rejectWritten = rej;
+  });
   // Callers that do not wait for the ack (the request path) must not turn a failure into an
   // unhandled rejection; the failure is reported by the ledger itself.
   done.catch(() => {});
-  return { lines: [], sizes: [], bytes: 0, firstAt: 0, done, resolve, reject };
+  written.catch(() => {});
+  return {
+    lines: [],
+    sizes: [],
+    bytes: 0,
+    firstAt: 0,
+    done,
+    resolve,
+    // A batch that failed before it was written fails both ways; once written, only its ack can.
+    reject: (err) => {
+      rejectWritten(err);
+      reject(err);
+    },
+    written,
+    resolveWritten,
+  };
 }
 
 /** Makes a new file's directory entry durable. */
