@@ -16,6 +16,7 @@ import { apiSource } from './sources.ts';
 import type { Credential, CredentialStore } from './store.ts';
 import type { CredentialVault, StoredCredential } from './vault.ts';
 import { verificationError, verifyCredential, type Send, type Verification } from './verify.ts';
+import { verificationPolicy } from './verification-target.ts';
 
 /** What the API shows of a credential: the stored metadata, never the sealed secret, only its fingerprint. */
 export type CredentialView = Omit<StoredCredential, 'sealed' | 'org' | 'provider'> & {
@@ -130,7 +131,7 @@ export class OrgCredentials {
     if (!provider || !active) throw new GatewayError('credential_unavailable', `Provider '${record.provider}' is no longer in the catalog.`);
     const input = parseAuthData(authData, provider, record.region);
     const candidate = holder.current.credentials.effective({ ...active, secret: input.secret, region: input.region ?? active.region });
-    const verification = await verifyCredential(provider, candidate, this.#deps.send);
+    const verification = await verifyCredential(provider, candidate, this.#deps.send, undefined, verificationPolicy(holder.current.config));
     metrics.credentialVerifications.labels(provider.name, verification.result).inc();
     const keys = { active: record.fingerprint, candidate: fingerprint(input.secret) };
     if (verification.result === 'invalid' || verification.result === 'unreachable') {
@@ -177,7 +178,8 @@ export class OrgCredentials {
       org,
       isDefault: false,
     };
-    const verification = await verifyCredential(input.provider, this.#deps.holder.current.credentials.effective(candidate), this.#deps.send);
+    const runtime = this.#deps.holder.current;
+    const verification = await verifyCredential(input.provider, runtime.credentials.effective(candidate), this.#deps.send, undefined, verificationPolicy(runtime.config));
     this.#deps.metrics.credentialVerifications.labels(input.provider.name, verification.result).inc();
     return verification;
   }

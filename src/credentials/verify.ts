@@ -14,7 +14,9 @@ import type { OutboundRequest, UpstreamResponse } from '../upstream/transport.ts
 import { redactSecrets } from '../util/redact.ts';
 import { awsRegion } from './aws/credential-string.ts';
 import { applyCredential } from './backend-auth.ts';
-import type { Credential } from './store.ts';
+import { isOrgOwned, type Credential } from './store.ts';
+import { printable } from '../util/printable.ts';
+import { checkedAddress, refused, sendPinned, targetAllowance, type VerificationPolicy } from './verification-target.ts';
 
 export type Send = (req: OutboundRequest, signal: AbortSignal) => Promise<UpstreamResponse>;
 
@@ -64,7 +66,18 @@ export function validationRequest(
   };
 }
 
-export async function verifyCredential(provider: ProviderRecord, credential: Credential, send: Send, timeoutMs = VERIFY_TIMEOUT_MS): Promise<Verification> {
+/**
+ * Runs the validation call. An operator's credential (from the config) goes through `send`; an org's
+ * (created over the API: its base URL is the caller's choice) only to a target `policy` allows, on
+ * the address checked (verification-target.ts), else `verification_target_refused` is thrown.
+ */
+export async function verifyCredential(
+  provider: ProviderRecord,
+  credential: Credential,
+  send: Send,
+  timeoutMs = VERIFY_TIMEOUT_MS,
+  policy: VerificationPolicy = { operatorBaseUrls: [] },
+): Promise<Verification> {
   const built = validationRequest(provider, credential);
   if ('unsupported' in built) return { result: 'unsupported', reason: built.unsupported };
   if ('invalid' in built) return { result: 'invalid', status: null, reason: built.invalid };
@@ -80,8 +93,16 @@ export async function verifyCredential(provider: ProviderRecord, credential: Cre
   }
   let response: UpstreamResponse;
   try {
-    response = await send(request, AbortSignal.timeout(timeoutMs));
+    if (isOrgOwned(credential)) {
+      const allowance = targetAllowance(provider, target.baseUrl, policy);
+      if (allowance === null) throw refused(`'${printable(target.baseUrl, 120)}' is neither ${provider.name}'s catalog base URL nor one the operator's config allows`);
+      const address = await checkedAddress(request.url, allowance.allowPrivate, policy);
+      response = await sendPinned(request, address, AbortSignal.timeout(timeoutMs), timeoutMs);
+    } else {
+      response = await send(request, AbortSignal.timeout(timeoutMs));
+    }
   } catch (err) {
+    if (isGatewayError(err) && err.code === 'verification_target_refused') throw err;
     const reason = isGatewayError(err) ? err.message : 'the validation call failed';
     return { result: 'unreachable', status: null, reason };
   }
@@ -93,7 +114,7 @@ export async function verifyCredential(provider: ProviderRecord, credential: Cre
     return refused === null ? { result: 'valid', status } : { result: 'invalid', status, reason: refused };
   }
   const code = parseUpstreamError(body, response.headers).code;
-  const reason = `${provider.name} answered HTTP ${status}${code ? ` (${redactSecrets(code, secret ? [secret] : [])})` : ''}`;
+  const reason = `${provider.name} answered HTTP ${status}${code ? ` (${printable(redactSecrets(code, secret ? [secret] : []), 100)})` : ''}`;
   if (status === 408 || status === 429 || status >= 500) return { result: 'unreachable', status, reason };
   return { result: 'invalid', status, reason };
 }
