@@ -85,7 +85,7 @@ describe('credential API', () => {
     rmSync(storeDir, { recursive: true, force: true });
   });
 
-  test('every credential route: no key → 401, member → 403, another org → 403, no org header → 403', async () => {
+  test('every credential route: no key → 401, member → 403, another org → 403, no org header → 400', async () => {
     const routes = [
       ['POST', '/credentials'],
       ['POST', '/credentials/test-temporary'],
@@ -101,12 +101,14 @@ describe('credential API', () => {
         ['unknown key', { key: 'tb-not-a-key' }, 401],
         ['member', { key: CALLER_KEYS.member }, 403],
         ['another org', { org: 'globex' }, 403],
-        ['no X-Organization-ID', { org: null }, 403],
+        ['no X-Organization-ID', { org: null }, 400],
+        ['an empty X-Organization-ID', { org: '' }, 400],
       ];
       for (const [label, who, status] of cases) {
         const answer = await admin(method, path, { ...who, body });
         assert.equal(answer.status, status, `${method} ${path} (${label})`);
         assert.equal(typeof answer.body.detail, 'string', `${method} ${path} (${label}) answers {detail}`);
+        if (status === 400) assert.match(answer.body.detail, /X-Organization-ID header is required/);
       }
     }
     assert.deepEqual((await admin('GET', '/credentials')).body, { credentials: [] }, 'nothing was created on the way');
@@ -261,8 +263,9 @@ describe('credential API', () => {
     rmSync(join(storeDir, 'credentials.enc'));
     gw = await start(null);
     const answer = await admin('POST', '/credentials', { body: { provider_name: 'openai', name: 'x', auth_data: { api_key: orgKey('nowhere') } } });
-    assert.equal(answer.status, 500);
-    assert.match(answer.body.detail, /no encryption key is configured \(set credential_store\.key/);
+    assert.equal(answer.status, 400, 'a setting left out, not a server fault');
+    assert.match(answer.body.detail, /no encryption key is configured\. Set credential_store\.key in the config/);
+    assert.equal((await admin('POST', '/credentials/cred_x/rotate', { body: { auth_data: { api_key: orgKey('nowhere') } } })).status, 400);
     assert.equal(existsSync(join(storeDir, 'credentials.enc')), false, 'nothing written, in plaintext or otherwise');
   });
 

@@ -84,8 +84,9 @@ function authenticateAdmin(runtime: Runtime, req: IncomingMessage): Caller {
   if (typeof req.headers.authorization !== 'string') {
     throw new GatewayError('missing_api_key', 'Authorization: Bearer <admin key> is required.');
   }
-  if (typeof req.headers['x-organization-id'] !== 'string') {
-    throw new GatewayError('forbidden', 'X-Organization-ID is required on management endpoints.');
+  // A header left out is a malformed request (400); one naming another org is refused (403) below.
+  if (typeof req.headers['x-organization-id'] !== 'string' || req.headers['x-organization-id'].trim() === '') {
+    throw new GatewayError('invalid_request', 'The X-Organization-ID header is required on management endpoints: the id of the org the admin key belongs to.');
   }
   const caller = runtime.auth.authenticate({ authorization: req.headers.authorization, 'x-organization-id': req.headers['x-organization-id'] });
   if (caller.role === 'member') {

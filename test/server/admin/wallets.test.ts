@@ -119,7 +119,7 @@ describe('wallet admin API', () => {
       ['an unknown org, even for the operator', admin('POST', '/orgs/nobody/wallet/top-ups', { key: CALLER_KEYS.operator, body: { credits: '1' } }), 404, /Unknown organization/],
       ['another org’s balance', admin('GET', '/orgs/globex/balance'), 403, /not 'globex'/],
       ['X-Organization-ID not the key’s org', admin('GET', '/orgs/acme/balance', { org: 'globex' }), 403, /.+/],
-      ['no X-Organization-ID', admin('GET', '/orgs/acme/balance', { org: null }), 403, /X-Organization-ID is required/],
+      ['no X-Organization-ID', admin('GET', '/orgs/acme/balance', { org: null }), 400, /X-Organization-ID header is required/],
       ['a member key', admin('GET', '/orgs/acme/balance', { key: CALLER_KEYS.member }), 403, /owner or admin/],
       ['no key', admin('GET', '/orgs/acme/balance', { key: null }), 401, /.+/],
       ['a negative amount', admin('POST', '/orgs/acme/wallet/top-ups', { key: CALLER_KEYS.operator, body: { credits: '-5' } }), 400, /positive decimal/],
