@@ -87,9 +87,11 @@ export async function startGateway(configFile: string, options: GatewayOptions =
 
   const unavailable = runtime.credentials.all().filter((c) => c.unavailable !== null);
   if (unavailable.length > 0) {
+    // Short and actionable: where each missing secret goes (env NAME, file PATH), the first few in the message.
+    const where = unavailable.map((c) => c.source);
     log.warn(
-      { credentials: unavailable.map((c) => ({ id: c.id, provider: c.provider, reason: c.unavailable })) },
-      `${unavailable.length} credential(s) unavailable: their providers answer 503 until the secret is provided`,
+      { unavailable: Object.fromEntries(unavailable.map((c) => [c.id, c.source])) },
+      `${unavailable.length} credential(s) have no secret, so their providers answer 503: provide ${where.slice(0, 3).join(', ')}${where.length > 3 ? ` and ${where.length - 3} more` : ''}`,
     );
   }
 
