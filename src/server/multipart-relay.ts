@@ -78,6 +78,9 @@ export function readMultipart(req: IncomingMessage, limits: { maxUploadBytes: nu
 
     bb.on('field', (name, value) => fields.push({ name, value }));
     bb.on('file', (field, stream, info) => {
+      // A form that ends early destroys the file stream with busboy's error; that error reaches the
+      // handler through `finished` (or the relay's read), never as an unhandled 'error' event.
+      stream.on('error', () => undefined);
       stream.on('limit', () => {
         failure = new GatewayError('body_too_large', `The upload is larger than the limit of ${limits.maxUploadBytes} bytes.`);
       });
@@ -91,6 +94,8 @@ export function readMultipart(req: IncomingMessage, limits: { maxUploadBytes: nu
       spoolPath = join(limits.spoolDir, `upload-${randomUUID()}`);
       file = { field, filename: info.filename ?? 'upload', mimeType: info.mimeType, source: { spool: spoolPath } };
       spoolDone = pipeline(stream, createWriteStream(spoolPath, { mode: 0o600 }));
+      // Awaited only on the success path; a broken form is reported through `finished`.
+      spoolDone.catch(() => undefined);
     });
     finished.then(
       async () => {

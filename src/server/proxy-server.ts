@@ -13,7 +13,7 @@ import { getModel, listModels } from './models.ts';
 import { passthrough } from './passthrough.ts';
 import { setBodyLimits } from './body.ts';
 import { parseRequestTarget } from './request-target.ts';
-import { openAIErrorBody, sendError, toGatewayError } from './respond.ts';
+import { boundedMessage, openAIErrorBody, sendError, toGatewayError } from './respond.ts';
 import type { Handler, RequestContext, Services } from './services.ts';
 import { unifiedHandler } from './unified.ts';
 import { audioTranscription } from './audio.ts';
@@ -67,7 +67,7 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     await dispatch(ctx, req, res);
   } catch (err) {
     const error = toGatewayError(err, services.log);
-    if (error.status >= 500) services.log.warn({ request_id: ctx.id, code: error.code, status: error.status }, error.message);
+    if (error.status >= 500) services.log.warn({ request_id: ctx.id, code: error.code, status: error.status }, boundedMessage(error.message));
     sendError(res, error, { 'x-request-id': ctx.id });
     // A body we refused to read is left unread: do not keep the connection.
     if (!req.complete) req.resume();

@@ -10,8 +10,18 @@ export function sendJson(res: ServerResponse, status: number, body: string | Uin
   res.end(body);
 }
 
+/**
+ * Messages can quote what came from elsewhere (an upstream's error text, a caller's path): what a
+ * client or a log line gets of one is bounded. JSON encoding escapes the rest.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 2000;
+
+export function boundedMessage(message: string): string {
+  return message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}… (${message.length - MAX_ERROR_MESSAGE_CHARS} more characters)` : message;
+}
+
 export function openAIErrorBody(err: GatewayError): string {
-  return JSON.stringify({ error: { message: err.message, type: err.type, param: err.param, code: err.code, ...err.details } });
+  return JSON.stringify({ error: { message: boundedMessage(err.message), type: err.type, param: err.param, code: err.code, ...err.details } });
 }
 
 /** Any thrown value → a catalog error; unknown ones are logged and become internal_error. */
@@ -27,7 +37,7 @@ export function toGatewayError(err: unknown, log: Logger): GatewayError {
  */
 export function sendError(res: ServerResponse, err: GatewayError, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
-    if (!res.writableEnded) res.end(sseErrorEvent(err.code, err.message, err.details));
+    if (!res.writableEnded) res.end(sseErrorEvent(err.code, boundedMessage(err.message), err.details));
     return;
   }
   const body = isDenial(err) ? JSON.stringify(err.envelope) : openAIErrorBody(err);
