@@ -19,7 +19,7 @@ import { rawHttp, rawRequest } from '../support/raw-http.ts';
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 const SEED = Number(process.env.TB_FUZZ_SEED ?? 20261207);
-const CASES = Number(process.env.TB_FUZZ_CASES ?? 400);
+const CASES = Number(process.env.TB_FUZZ_CASES ?? 1000);
 const PARALLEL = 4;
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
