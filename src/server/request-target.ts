@@ -12,7 +12,6 @@ export interface RequestTarget {
 }
 
 // `%` not followed by two hex digits, or a byte Node's parser lets through that no URL may carry.
-// eslint-disable-next-line no-control-regex
 const MALFORMED = /%(?![0-9a-fA-F]{2})|[\x00-\x20\x7f]/;
 
 export function parseRequestTarget(url: string | undefined): RequestTarget {

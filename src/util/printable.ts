@@ -6,7 +6,6 @@
 export function printable(text: string, max = 120): string {
   const cut = text.length > max;
   const head = cut ? text.slice(0, max) : text;
-  // eslint-disable-next-line no-control-regex
   const escaped = head.replace(/[^\x20-\x7e]/g, (c) => {
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
