@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MemoryCounterStore } from '../src/admission/counter-store.ts';
+import { Accounts } from '../src/metering/ledger/accounts.ts';
+import { MemoryStateStore } from '../src/state/memory-store.ts';
 import { AdmissionGate, type AdmissionRequest } from '../src/admission/gate.ts';
 import type { ModelRecord } from '../src/catalog/types.ts';
 import type { TollboothConfig } from '../src/config/types.ts';
@@ -114,8 +115,9 @@ async function admission(): Promise<void> {
     orgs: [{ id: 'acme', plan: 'p', wallet: { grants: [] } }],
     plans: { p: { allowance: null, models: null, providers: null, limits: { per_key: { rpm: 1e9, tpm: 1e12 }, per_org: { rpm: 1e9, tpm: 1e12 } } } },
   } as unknown as TollboothConfig;
-  const balances = { balance: () => ({ spendable: 1_000_000_000n * PICO_PER_CREDIT }) } as unknown as ConstructorParameters<typeof AdmissionGate>[0]['balances'];
-  const gate = new AdmissionGate({ balances, store: new MemoryCounterStore() });
+  const store = new MemoryStateStore(new Accounts());
+  await store.grant({ org: 'acme', grantId: 'bench', pico: 1_000_000_000n * PICO_PER_CREDIT, entry: '{}' });
+  const gate = new AdmissionGate({ store });
   const body = { model: 'gpt-6-luna', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 1000 };
   const request = (i: number): AdmissionRequest => ({
     caller: { keyId: `key-${i % 100}`, orgId: 'acme', role: 'member' },

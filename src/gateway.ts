@@ -13,7 +13,6 @@ import { CredentialVault } from './credentials/vault.ts';
 import { Meter } from './metering/meter.ts';
 import type { UsageRecorder } from './metering/record.ts';
 import { Ledger } from './metering/ledger/ledger.ts';
-import { MemoryCounterStore } from './admission/counter-store.ts';
 import { AdmissionGate } from './admission/gate.ts';
 import { planOf } from './admission/plans.ts';
 import { createMetrics } from './metrics/registry.ts';
@@ -28,6 +27,9 @@ import type { Services } from './server/services.ts';
 import { RoutingHealth } from './routing/routing-health.ts';
 import { Upstream } from './upstream/transport.ts';
 import { createLogger, type Logger, withoutRedaction } from './util/log.ts';
+import { openStateStore } from './state/open.ts';
+import { ChargeBook } from './state/charge-book.ts';
+import { instanceId } from './state/instance.ts';
 
 export interface GatewayOptions {
   /** Overrides for the listeners' ports (tests use 0). */
@@ -62,6 +64,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   const holder = new RuntimeHolder(runtime);
   const ledger = await Ledger.open({
     dir: config.ledger.dir,
+    instance: instanceId(config),
     maxFileBytes: config.ledger.max_file_bytes,
     commitWindowMs: config.ledger.commit_window_ms,
     syncIntervalMs: config.ledger.sync_interval_ms,
@@ -69,15 +72,23 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     metrics,
     log,
   });
-  await ledger.applyConfigGrants(config.orgs);
-  const recorder = options.recorder ?? ledger;
+  const allowanceOf = (org: string) => planOf(holder.current.config, org)?.allowance ?? null;
+  const store = await openStateStore({ config, env, ledger, metrics, log });
+  const book = new ChargeBook({ store, ledger, instance: instanceId(config), allowanceOf, log, metrics });
+  if (store.kind === 'redis') book.resumeUnsettled(config.state.redis.settled_ttl_s * 1000);
+  const grantConfig = () =>
+    book.applyConfigGrants(holder.current.config.orgs).catch((err: unknown) => log.error({ err: String(err) }, 'config wallet grants could not be recorded yet; retried when the state store is back'));
+  store.onAvailable?.(() => void grantConfig());
+  await grantConfig();
+  const recorder = options.recorder ?? book;
   const upstream = new Upstream(config.upstream);
   const services: Services = {
     runtime: holder,
     upstream,
     meter: new Meter(recorder, metrics, log),
     ledger,
-    admission: new AdmissionGate({ balances: ledger.accounts, store: new MemoryCounterStore(), metrics }),
+    book,
+    admission: new AdmissionGate({ store, holdTtlMs: config.state.hold_ttl_ms, metrics }),
     metrics,
     log,
     accessLog: withoutRedaction(log),
@@ -124,7 +135,8 @@ export async function startGateway(configFile: string, options: GatewayOptions =
       clearTimeout(timer);
       await upstream.close();
       await recorder.close();
-      if (recorder !== ledger) await ledger.close();
+      if (recorder !== book) await book.close();
+      await store.close();
     },
   };
 }

@@ -9,14 +9,15 @@
  * | provider_not_in_plan | 403    | org       | org id   | the provider(s) that would serve | the plan's providers          |
  * | rpm_exceeded         | 429    | key | org | key id / org id | requests counted this minute | requests per minute       |
  * | tpm_exceeded         | 429    | key | org | key id / org id | tokens counted this minute   | tokens per minute         |
+ * | state_unavailable    | 503    | state     | org id   | "unreachable"                    | "deny" (state.on_unavailable) |
  */
 import { GatewayError } from '../errors/catalog.ts';
 
-export type DenialCode = 'credits_exhausted' | 'model_not_in_plan' | 'provider_not_in_plan' | 'rpm_exceeded' | 'tpm_exceeded';
+export type DenialCode = 'credits_exhausted' | 'model_not_in_plan' | 'provider_not_in_plan' | 'rpm_exceeded' | 'tpm_exceeded' | 'state_unavailable';
 
 export interface DenialEnvelope {
   code: DenialCode;
-  layer: 'org' | 'key';
+  layer: 'org' | 'key' | 'state';
   key: string;
   current: string | number | string[];
   limit: string | number | string[];

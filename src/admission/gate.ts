@@ -8,15 +8,16 @@
  * with the charge the Meter recorded (the hold is released and the TPM count set to the reported
  * tokens) or released when no upstream was reached.
  */
+import { randomUUID } from 'node:crypto';
 import type { Caller } from './caller-auth.ts';
 import type { ModelRecord, Operation } from '../catalog/types.ts';
 import type { TollboothConfig } from '../config/types.ts';
 import { formatCredits } from '../metering/credits.ts';
-import type { Allowance, OrgBalance } from '../metering/ledger/accounts.ts';
 import type { UsageRecord } from '../metering/record.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Target } from '../routing/target.ts';
-import type { CounterStore, Draw } from './counter-store.ts';
+import { MemoryBuckets } from '../state/memory-buckets.ts';
+import { StateUnavailableError, type Draw, type StateStore, type TakeResult } from '../state/store.ts';
 import { DenialError, type DenialEnvelope } from './denial.ts';
 import { likelyTokens, requestedMaxTokens, worstCaseCharge } from './estimate.ts';
 import { planOf, type Limits, type OrgPlan } from './plans.ts';
@@ -38,13 +39,10 @@ export interface AdmissionRequest {
   body: unknown;
 }
 
-export interface BalanceSource {
-  balance(org: string, allowance: Allowance | null, now: Date): OrgBalance;
-}
-
 export interface GateOptions {
-  balances: BalanceSource;
-  store: CounterStore;
+  store: StateStore;
+  /** How long a hold lives if its replica dies before settling it (shared store only). */
+  holdTtlMs?: number;
   metrics?: Metrics;
   /** ms clock (tests move it). */
   now?: () => number;
@@ -57,42 +55,59 @@ interface TaggedDraw extends Draw {
 }
 
 export class AdmissionGate {
-  readonly #balances: BalanceSource;
-  readonly #store: CounterStore;
+  readonly #store: StateStore;
+  readonly #holdTtlMs: number;
+  /** Per-process limits for BYOK calls while the shared store is unreachable. */
+  readonly #localBuckets = new MemoryBuckets();
   readonly #metrics: Metrics | undefined;
   readonly #now: () => number;
 
   constructor(options: GateOptions) {
-    this.#balances = options.balances;
     this.#store = options.store;
+    this.#holdTtlMs = options.holdTtlMs ?? 15 * 60_000;
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
   }
 
-  get store(): CounterStore {
+  get store(): StateStore {
     return this.#store;
   }
 
   async admit(req: AdmissionRequest): Promise<Admission> {
     const org = req.caller.orgId;
     const plan = planOf(req.config, org);
-    if (!plan) return new Admission(this.#store, org, req.targets, 0n, [], 0);
+    if (!plan) return new Admission(this.#store, org, req.targets, 0n, null, [], 0);
     const targets = this.#checkPlan(plan, req);
+    const managed = targets.some((t) => t.credential.billing === 'managed');
 
     const maxTokens = requestedMaxTokens(req.body);
     const tokens = likelyTokens(req.inputBytes, maxTokens);
     const draws = rateDraws(plan, req.caller, tokens);
     const now = this.#now();
-    const taken = await this.#store.take(draws, now);
+    let store: StateStore | null = this.#store;
+    let taken: TakeResult;
+    try {
+      taken = await this.#store.take(draws, now);
+    } catch (err) {
+      // BYOK calls cost no credits: they go on under this process's own limits while the store is away.
+      if (!(err instanceof StateUnavailableError) || managed) throw this.#unavailable(org, err);
+      store = null;
+      taken = this.#localBuckets.take(draws, now);
+    }
     if (!taken.ok) throw this.#deny(rateDenial(draws[taken.index]!, taken.level), Math.max(1, Math.ceil(taken.waitMs / 1000)));
 
     const hold = worstCaseCharge({ model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens }, targets.map((t) => t.credential.billing));
+    const holdId = randomUUID();
     if (hold > 0n) {
-      const { spendable } = this.#balances.balance(org, plan.allowance, new Date(now));
-      const held = await this.#store.hold(org, hold, spendable);
-      if (!held.ok) {
-        await this.#store.adjust(draws.map((d) => ({ ...d, cost: -d.cost })), now);
-        const available = formatCredits(spendable > held.held ? spendable - held.held : 0n);
+      let reserved;
+      try {
+        reserved = await this.#store.reserve({ org, holdId, amount: hold, allowance: plan.allowance, now: new Date(now), ttlMs: this.#holdTtlMs });
+      } catch (err) {
+        throw this.#unavailable(org, err);
+      }
+      if (!reserved.ok) {
+        void this.#store.adjust(draws.map((d) => ({ ...d, cost: -d.cost })), now).catch(() => {});
+        const available = formatCredits(reserved.available > 0n ? reserved.available : 0n);
         throw this.#deny({
           code: 'credits_exhausted',
           layer: 'org',
@@ -103,7 +118,25 @@ export class AdmissionGate {
         });
       }
     }
-    return new Admission(this.#store, org, targets, hold, draws.filter((d) => d.unit === 'tpm'), tokens, this.#now);
+    const tpmDraws = draws.filter((d) => d.unit === 'tpm');
+    return new Admission(store ?? this.#localStore(), org, targets, hold, hold > 0n ? holdId : null, tpmDraws, tokens, this.#now);
+  }
+
+  /** What Admission adjusts TPM on when the shared store was away at admission. */
+  #localStore(): Pick<StateStore, 'adjust' | 'release'> {
+    return { adjust: async (draws, now) => this.#localBuckets.adjust(draws, now), release: async () => {} };
+  }
+
+  #unavailable(org: string, err: unknown): Error {
+    if (!(err instanceof StateUnavailableError)) return err as Error;
+    return this.#deny({
+      code: 'state_unavailable',
+      layer: 'state',
+      key: org,
+      current: 'unreachable',
+      limit: 'deny',
+      reason: 'The shared state store (Redis) cannot be reached, so credits cannot be checked: managed calls are refused until it is back (state.on_unavailable: deny). BYOK calls still pass.',
+    });
   }
 
   /** The plan's allow-lists: the deployments left to try, or a 403. */
@@ -148,9 +181,10 @@ export class AdmissionGate {
 
 function rateDraws(plan: OrgPlan, caller: Caller, tokens: number): TaggedDraw[] {
   const draws: TaggedDraw[] = [];
+  const org = caller.orgId;
   const add = (layer: 'org' | 'key', subject: string, limits: Limits) => {
-    if (limits.rpm) draws.push({ key: `rpm:${layer}:${subject}`, cost: 1, rule: limits.rpm, layer, subject, unit: 'rpm' });
-    if (limits.tpm) draws.push({ key: `tpm:${layer}:${subject}`, cost: tokens, rule: limits.tpm, layer, subject, unit: 'tpm' });
+    if (limits.rpm) draws.push({ org, key: `rpm:${layer}:${subject}`, cost: 1, rule: limits.rpm, layer, subject, unit: 'rpm' });
+    if (limits.tpm) draws.push({ org, key: `tpm:${layer}:${subject}`, cost: tokens, rule: limits.tpm, layer, subject, unit: 'tpm' });
   };
   if (caller.keyId !== null) add('key', caller.keyId, plan.perKey);
   add('org', caller.orgId, plan.perOrg);
@@ -174,7 +208,9 @@ function rateDenial(draw: TaggedDraw, level: number): DenialEnvelope {
 /** One admitted request: settle it with its charge, or release it when no upstream was reached. */
 export class Admission {
   readonly targets: Target[];
-  readonly #store: CounterStore;
+  /** Names the credit hold (null: nothing held); the charge's settle drops the hold by it. */
+  readonly holdId: string | null;
+  readonly #store: Pick<StateStore, 'adjust' | 'release'>;
   readonly #org: string;
   readonly #hold: bigint;
   readonly #tpmDraws: TaggedDraw[];
@@ -182,11 +218,21 @@ export class Admission {
   readonly #now: () => number;
   #done = false;
 
-  constructor(store: CounterStore, org: string, targets: Target[], hold: bigint, tpmDraws: TaggedDraw[], countedTokens: number, now: () => number = Date.now) {
+  constructor(
+    store: Pick<StateStore, 'adjust' | 'release'>,
+    org: string,
+    targets: Target[],
+    hold: bigint,
+    holdId: string | null,
+    tpmDraws: TaggedDraw[],
+    countedTokens: number,
+    now: () => number = Date.now,
+  ) {
     this.#store = store;
     this.#org = org;
     this.targets = targets;
     this.#hold = hold;
+    this.holdId = holdId;
     this.#tpmDraws = tpmDraws;
     this.#countedTokens = countedTokens;
     this.#now = now;
@@ -197,22 +243,27 @@ export class Admission {
     return this.#hold;
   }
 
-  /** The Meter recorded the charge (already in the balances): drop the hold, count the real tokens. */
-  settle(record: UsageRecord): UsageRecord {
-    this.#finish(record.prompt_tokens + record.completion_tokens);
+  /**
+   * The charge was booked (the book's settle dropped the hold by its id, in the same step): count
+   * the real tokens. `holdDropped` false: the recorder did not know the hold, so release it here.
+   */
+  settle(record: UsageRecord, holdDropped = false): UsageRecord {
+    this.#finish(record.prompt_tokens + record.completion_tokens, !holdDropped);
     return record;
   }
 
   /** No upstream was reached: nothing to charge, nothing counted. Safe to call after settle. */
   release(): void {
-    this.#finish(0);
+    this.#finish(0, true);
   }
 
-  #finish(tokens: number): void {
+  #finish(tokens: number, releaseHold: boolean): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.#hold > 0n) void this.#store.release(this.#org, this.#hold);
+    if (releaseHold && this.holdId !== null) void this.#store.release(this.#org, this.holdId).catch(() => {});
     const delta = tokens - this.#countedTokens;
-    if (delta !== 0 && this.#tpmDraws.length > 0) void this.#store.adjust(this.#tpmDraws.map((d) => ({ ...d, cost: delta })), this.#now());
+    if (delta !== 0 && this.#tpmDraws.length > 0) {
+      void this.#store.adjust(this.#tpmDraws.map((d) => ({ ...d, cost: delta })), this.#now()).catch(() => {});
+    }
   }
 }

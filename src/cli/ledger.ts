@@ -15,17 +15,33 @@ import { summarize, type GroupBy, type LedgerSummary } from '../metering/ledger/
 
 export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --config FILE]
        tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--json]
+       tollbooth ledger collect [--config FILE] [--dir DIR] [--once]
+       tollbooth ledger reconcile [--config FILE] [--dir DIR] [--repair]
 `;
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const STDIO: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-export function runLedgerCommand(args: string[], defaultConfig: string, io: Out = STDIO): number {
+export function runLedgerCommand(args: string[], defaultConfig: string, io: Out = STDIO): number | Promise<number> {
   const [sub, ...rest] = args;
   const { values } = parseArgs({
     args: rest,
-    options: { dir: { type: 'string' }, config: { type: 'string' }, by: { type: 'string', default: 'org' }, json: { type: 'boolean', default: false } },
+    options: {
+      dir: { type: 'string' },
+      config: { type: 'string' },
+      by: { type: 'string', default: 'org' },
+      json: { type: 'boolean', default: false },
+      once: { type: 'boolean', default: false },
+      repair: { type: 'boolean', default: false },
+    },
   });
+  if (sub === 'collect' || sub === 'reconcile') {
+    const config = loadConfig(values.config ?? defaultConfig).config;
+    const dir = values.dir ?? config.ledger.dir;
+    return import('./shared-ledger.ts').then((shared) =>
+      sub === 'collect' ? shared.collect(config, dir, values.once!, io) : shared.reconcileCommand(config, dir, values.repair!, io),
+    );
+  }
   const dir = values.dir ?? loadConfig(values.config ?? defaultConfig).config.ledger.dir;
   if (sub === 'verify') return verify(dir, io);
   if (sub === 'summary') {

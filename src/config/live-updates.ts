@@ -52,7 +52,7 @@ export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
     onSwap(runtime) {
       rotator.sync(runtime);
       // Wallet grants added to the YAML are recorded once, like those present at start.
-      void services.ledger.applyConfigGrants(runtime.config.orgs).catch((err: unknown) => log.error({ err }, 'config wallet grants could not be recorded'));
+      void services.book.applyConfigGrants(runtime.config.orgs).catch((err: unknown) => log.error({ err }, 'config wallet grants could not be recorded'));
       if (options.ownsLogger) log.level = runtime.config.log.level;
     },
   });

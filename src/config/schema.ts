@@ -226,6 +226,37 @@ export const mainConfigSchema = {
         sync_interval_ms: { type: 'number', minimum: 0, maximum: 1000, default: 20 },
       },
     },
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['memory', 'redis'], default: 'memory' },
+        on_unavailable: { enum: ['deny'], default: 'deny' },
+        hold_ttl_ms: { type: 'integer', minimum: 1000, default: 900_000 },
+        instance_id: { type: ['string', 'null'], pattern: '^[A-Za-z0-9._:-]{1,128}$', default: null },
+        redis: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            url: {
+              type: 'string',
+              pattern: '^rediss?://[^@]*$',
+              default: 'redis://127.0.0.1:6379',
+              errorMessage: 'must be a redis:// or rediss:// URL without a user or password (give those as username/password secret references)',
+            },
+            tls: { type: 'boolean', default: false },
+            username: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+            password: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+            key_prefix: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,32}$', default: 'tollbooth' },
+            command_timeout_ms: { type: 'integer', minimum: 10, default: 1000 },
+            connect_timeout_ms: { type: 'integer', minimum: 10, default: 2000 },
+            settled_ttl_s: { type: 'integer', minimum: 60, default: 604_800 },
+          },
+        },
+      },
+    },
     auth: {
       type: 'object',
       additionalProperties: false,
@@ -345,7 +376,6 @@ export const mainConfigSchema = {
       properties: {
         max_body_bytes: { type: 'integer', minimum: 1024, default: 4 * 1024 * 1024 },
         max_upload_bytes: { type: 'integer', minimum: 1024, default: 25 * 1024 * 1024 },
-        max_upstream_body_bytes: { type: 'integer', minimum: 1024, default: 32 * 1024 * 1024 },
         /** Deepest nesting of objects and arrays a JSON body may have; deeper is a 400 before parsing. */
         max_json_depth: { type: 'integer', minimum: 8, maximum: 4096, default: 128 },
         /** Both listeners: the request head must arrive within this, the whole request within the next. */
@@ -353,6 +383,7 @@ export const mainConfigSchema = {
         request_timeout_ms: { type: 'integer', minimum: 100, default: 300_000 },
         /** Longest quiet time between two chunks of a request body being read: a 408. */
         body_idle_timeout_ms: { type: 'integer', minimum: 100, default: 30_000 },
+        max_upstream_body_bytes: { type: 'integer', minimum: 1024, default: 32 * 1024 * 1024 },
       },
     },
     upstream: {

@@ -119,6 +119,7 @@ export interface TollboothConfig {
     /** Longest a written entry waits for the fdatasync that makes it durable (and acknowledged). */
     sync_interval_ms: number;
   };
+  state: StateConfig;
   auth: { mode: 'keys' | 'none'; default_org: string | null };
   plans: Record<string, PlanConfig>;
   orgs: OrgConfig[];
@@ -166,4 +167,26 @@ export interface WatchConfig {
   debounce_ms: number;
   /** The periodic stat that catches what file events miss. */
   poll_interval_ms: number;
+}
+
+/** Where money and limits are decided: this process (memory) or Redis/Valkey shared by every replica. */
+export interface StateConfig {
+  mode: 'memory' | 'redis';
+  /** What managed calls get while Redis is unreachable: `deny` (a 503 DenialEnvelope, layer state). */
+  on_unavailable: 'deny';
+  /** A hold left by a replica that died before settling frees itself after this long. */
+  hold_ttl_ms: number;
+  /** Names this process in the shared charge stream (default: host name + a digest of the ledger dir). */
+  instance_id: string | null;
+  redis: {
+    url: string;
+    tls: boolean;
+    username: SecretRef | null;
+    password: SecretRef | null;
+    key_prefix: string;
+    command_timeout_ms: number;
+    connect_timeout_ms: number;
+    /** How long a settled hold id is remembered, making a replayed settle a no-op. */
+    settled_ttl_s: number;
+  };
 }

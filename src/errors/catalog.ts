@@ -25,6 +25,8 @@ export const ERROR_CATALOG = {
   provider_not_in_plan: { status: 403, type: 'permission_error' },
   rpm_exceeded: { status: 429, type: 'rate_limit_error' },
   tpm_exceeded: { status: 429, type: 'rate_limit_error' },
+  /** The shared state store (Redis) is unreachable and state.on_unavailable is `deny`: managed calls wait. */
+  state_unavailable: { status: 503, type: 'service_unavailable' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   model_retired: { status: 410, type: 'invalid_request_error' },

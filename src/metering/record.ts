@@ -34,15 +34,21 @@ export interface UsageRecord {
   ttfb_ms: number | null;
 }
 
+/** The credits an admission held for the exchange (id null: nothing was held). */
+export interface Hold {
+  id: string | null;
+  pico: bigint;
+}
+
 /** Where metered exchanges go: the ledger (src/metering/ledger/). */
 export interface UsageRecorder {
   /**
    * `pico`: the record's credits as pico-credits, when the caller has them (spares a parse).
    * Resolves once the entry is written to the ledger file (the page cache: it survives a crash of
    * the process; durability against power loss follows with the group-commit sync). Never rejects.
-   * `holdId`: the admission's credit hold, dropped in the same step that books the charge.
+   * `hold`: the admission's credit hold, dropped in the same step that books the charge.
    */
-  record(entry: UsageRecord, pico?: bigint, holdId?: string): Promise<void>;
+  record(entry: UsageRecord, pico?: bigint, hold?: Hold): Promise<void>;
   /** Flushes everything recorded so far to durable storage. */
   flush(): Promise<void>;
   close(): Promise<void>;

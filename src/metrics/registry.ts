@@ -150,6 +150,23 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
       registers: [registry],
     }),
+    stateStoreAvailable: new Gauge({
+      name: 'tollbooth_state_store_available',
+      help: 'Whether the store that decides money and limits can be reached: 1 yes, 0 no (state: redis and Redis unreachable: managed calls are denied, BYOK calls use per-process limits). Always 1 with state: memory.',
+      labelNames: ['mode'] as const,
+      registers: [registry],
+    }),
+    overHoldCharges: new Counter({
+      name: 'tollbooth_over_hold_charges_total',
+      help: 'Charges above the credits their request held (the provider reported more than the worst case): booked as debt, flagged over_hold in the ledger for review.',
+      labelNames: ['provider', 'model'] as const,
+      registers: [registry],
+    }),
+    statePendingSettles: new Gauge({
+      name: 'tollbooth_state_pending_settles',
+      help: 'Charges written to the local ledger but not yet settled in the shared store (Redis was unreachable at the time); retried until it answers.',
+      registers: [registry],
+    }),
     ledgerTornTails: new Counter({
       name: 'tollbooth_ledger_torn_tails_total',
       help: 'Torn last lines (a write cut by a crash, never acknowledged) found at start and set aside to the quarantine directory.',

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeHolder, Runtime } from '../config/runtime.ts';
 import type { Admission, AdmissionGate } from '../admission/gate.ts';
 import type { Ledger } from '../metering/ledger/ledger.ts';
+import type { ChargeBook } from '../state/charge-book.ts';
 import type { Meter } from '../metering/meter.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { RoutingHealth } from '../routing/routing-health.ts';
@@ -13,8 +14,10 @@ export interface Services {
   runtime: RuntimeHolder;
   upstream: Upstream;
   meter: Meter;
-  /** Charges and wallet grants, and the balances replayed from them. */
+  /** This process's ledger file: every charge and grant it booked. */
   ledger: Ledger;
+  /** Books charges and grants: the state store decides balances, the ledger records them. */
+  book: ChargeBook;
   /** Plan, rate-limit and credit checks before any upstream call. */
   admission: AdmissionGate;
   metrics: Metrics;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Caller } from '../../src/admission/caller-auth.ts';
-import { MemoryCounterStore } from '../../src/admission/counter-store.ts';
+import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { DenialError } from '../../src/admission/denial.ts';
 import { AdmissionGate, type AdmissionRequest } from '../../src/admission/gate.ts';
 import type { TollboothConfig } from '../../src/config/types.ts';
@@ -109,7 +109,7 @@ describe('rate limit arithmetic (admission gate, moved clock)', () => {
   function gate(limits: Record<string, unknown>) {
     let now = 1_000_000;
     const config = { orgs: [{ id: 'acme', plan: 'p', wallet: { grants: [] } }], plans: { p: { allowance: null, models: null, providers: null, limits } } } as unknown as TollboothConfig;
-    const g = new AdmissionGate({ balances: new Accounts(), store: new MemoryCounterStore(), now: () => now });
+    const g = new AdmissionGate({ store: new MemoryStateStore(new Accounts()), now: () => now });
     const request = (inputBytes: number, body: unknown = {}): AdmissionRequest => ({
       caller,
       config,

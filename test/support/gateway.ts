@@ -60,7 +60,8 @@ export interface TestGatewayOptions {
   logger?: Logger;
 }
 
-export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+/** The test config (real catalog, credentials aimed at the fake upstream) written to a new temp dir. */
+export function writeTestConfig(options: Omit<TestGatewayOptions, 'logger'>): { dir: string; file: string; env: Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), 'tollbooth-test-'));
   const providers = [...loadCatalogProviders()];
   const env: Record<string, string> = { ...options.env };
@@ -95,6 +96,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   };
   const file = join(dir, 'tollbooth.yaml');
   writeFileSync(file, stringify(config));
+  return { dir, file, env };
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const { dir, file, env } = writeTestConfig(options);
   const gateway = await startGateway(file, { env, ...(options.logger ? { logger: options.logger } : {}) });
   return {
     gateway,

@@ -100,6 +100,12 @@ export class Accounts {
     return { period, fromAllowance, fromWallet: pico - fromAllowance };
   }
 
+  /** Everything known of an org: totals, allowance used per period, grant ids (for reconcile). */
+  snapshot(org: string): { granted: bigint; wallet: bigint; charged: bigint; allowanceUsed: ReadonlyMap<string, bigint>; grantIds: ReadonlySet<string> } {
+    const a = this.#account(org);
+    return { granted: a.granted, wallet: a.wallet, charged: a.charged, allowanceUsed: a.allowanceUsed, grantIds: a.grantIds };
+  }
+
   hasGrant(org: string, grantId: string): boolean {
     return this.#orgs.get(org)?.grantIds.has(grantId) ?? false;
   }

@@ -28,6 +28,16 @@ export interface ChargeEntry extends Chained, UsageRecord {
   /** Exact decimal credits paid from the period allowance and from the wallet; they sum to `credits`. */
   from_allowance: string;
   from_wallet: string;
+  /** With shared state: the replica that booked it (local and consolidated entries). */
+  instance?: string;
+  /** With shared state: the hold id its settle was made idempotent by. */
+  settle_id?: string;
+  /** In the consolidated ledger: the id of the org stream's entry it was collected from. */
+  stream_id?: string;
+  /** A local entry written while the shared store was unreachable: settled again at the next start. */
+  unsettled?: true;
+  /** The provider reported more than the request's hold: booked as debt, flagged for review. */
+  over_hold?: true;
 }
 
 /** Credits added to an org's wallet, by config or by the admin API. */
@@ -43,6 +53,8 @@ export interface GrantEntry extends Chained {
   /** The admin key that made it (null for config grants). */
   by: string | null;
   note: string;
+  instance?: string;
+  stream_id?: string;
 }
 
 export type LedgerEntry = ChargeEntry | GrantEntry;
@@ -111,11 +123,13 @@ function sortedCharge(b: Omit<ChargeEntry, keyof Chained>, seq: number, prevHash
     duration_ms: b.duration_ms,
     from_allowance: b.from_allowance,
     from_wallet: b.from_wallet,
+    instance: b.instance,
     key_id: b.key_id,
     model: b.model,
     operation: b.operation,
     org: b.org,
     outcome: b.outcome,
+    over_hold: b.over_hold,
     period: b.period,
     prev_hash: prevHash,
     prompt_tokens: b.prompt_tokens,
@@ -124,12 +138,15 @@ function sortedCharge(b: Omit<ChargeEntry, keyof Chained>, seq: number, prevHash
     request_id: b.request_id,
     requested_model: b.requested_model,
     seq,
+    settle_id: b.settle_id,
     status: b.status,
     stream: b.stream,
+    stream_id: b.stream_id,
     ts: b.ts,
     ttfb_ms: b.ttfb_ms,
     type: b.type,
     unpriced: b.unpriced,
+    unsettled: b.unsettled,
     upstream_model: b.upstream_model,
     usage_source: b.usage_source,
   };

@@ -13,14 +13,20 @@ import type { Metrics } from '../../metrics/registry.ts';
 import type { Logger } from '../../util/log.ts';
 import { formatCredits, parseCredits } from '../credits.ts';
 import type { UsageRecord, UsageRecorder } from '../record.ts';
-import { Accounts, type Allowance, type OrgBalance } from './accounts.ts';
+import { Accounts, type Allowance, type OrgBalance, type Split } from './accounts.ts';
 import { describeProblem, walkChain, type ChainProblem } from './chain.ts';
-import type { GrantEntry } from './entry.ts';
+import type { ChargeEntry, GrantEntry } from './entry.ts';
+
+/** What a charge entry carries besides the record and its split (shared state, review flags). */
+export type ChargeExtras = Pick<ChargeEntry, 'instance' | 'settle_id' | 'stream_id' | 'unsettled' | 'over_hold'>;
 import { quarantineTornTail, type TornReport } from './quarantine.ts';
 import { LedgerWriter, type Appended } from './writer.ts';
+import { DirLock } from './dir-lock.ts';
 
 export interface LedgerOptions {
   dir: string;
+  /** Names this writer in the directory's lock (and, with shared state, in the charge stream). */
+  instance?: string;
   maxFileBytes?: number;
   commitWindowMs?: number;
   /** Longest a written entry waits for the fdatasync that makes it durable (default 20 ms). */
@@ -63,9 +69,15 @@ export class Ledger implements UsageRecorder {
   readonly #allowanceOf: (org: string) => Allowance | null;
   readonly #grants: Map<string, GrantEntry>;
   readonly #log: Logger | undefined;
+  readonly #lock: DirLock;
+  /** Charges this process wrote while the shared store was unreachable (settled again at start). */
+  unsettled: ChargeEntry[] = [];
+  /** In a consolidated ledger: per org, the last shared-stream entry collected (entries are in stream order). */
+  lastStreamIds = new Map<string, string>();
 
-  private constructor(dir: string, writer: LedgerWriter, accounts: Accounts, grants: Map<string, GrantEntry>, torn: TornReport | null, options: LedgerOptions) {
+  private constructor(dir: string, lock: DirLock, writer: LedgerWriter, accounts: Accounts, grants: Map<string, GrantEntry>, torn: TornReport | null, options: LedgerOptions) {
     this.dir = dir;
+    this.#lock = lock;
     this.#writer = writer;
     this.accounts = accounts;
     this.#grants = grants;
@@ -77,11 +89,26 @@ export class Ledger implements UsageRecorder {
   static async open(options: LedgerOptions): Promise<Ledger> {
     const { dir, metrics, log } = options;
     await mkdir(dir, { recursive: true });
+    const lock = DirLock.acquire(dir, { instance: options.instance ?? 'unnamed' });
+    try {
+      return await Ledger.#open(options, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  static async #open(options: LedgerOptions, lock: DirLock): Promise<Ledger> {
+    const { dir, metrics, log } = options;
     const accounts = new Accounts();
     const grants = new Map<string, GrantEntry>();
+    const unsettled: ChargeEntry[] = [];
+    const lastStreamIds = new Map<string, string>();
     const walk = walkChain(dir, (entry) => {
       accounts.apply(entry);
       if (entry.type === 'grant') grants.set(grantKey(entry.org, entry.grant_id), entry);
+      else if (entry.unsettled) unsettled.push(entry);
+      if (entry.stream_id !== undefined) lastStreamIds.set(entry.org, entry.stream_id);
     });
     if (walk.problems.length > 0) throw new LedgerCorruptError(dir, walk.problems);
     let torn: TornReport | null = null;
@@ -110,7 +137,10 @@ export class Ledger implements UsageRecorder {
       walk.segments.at(-1) ?? null,
     );
     log?.info({ dir, entries: walk.entries, head_seq: walk.head.seq, files: walk.segments.length }, 'ledger: replayed');
-    return new Ledger(dir, writer, accounts, grants, torn, options);
+    const ledger = new Ledger(dir, lock, writer, accounts, grants, torn, options);
+    ledger.unsettled = unsettled;
+    ledger.lastStreamIds = lastStreamIds;
+    return ledger;
   }
 
   /** UsageRecorder: one charge entry per metered exchange. Never throws into the request path. */
@@ -125,16 +155,22 @@ export class Ledger implements UsageRecorder {
     }
   }
 
-  charge(record: UsageRecord, pico = parseCredits(record.credits)): Appended {
-    const split = this.accounts.split(record.org, pico, this.#allowanceOf(record.org), record.ts);
+  /**
+   * Appends a charge. With `decided`, the state store has already booked it and chosen its split
+   * (allowance, wallet): the entry records that split and the balances are the store's. Without,
+   * the ledger splits and books it itself.
+   */
+  charge(record: UsageRecord, pico = parseCredits(record.credits), decided?: Split, extra?: ChargeExtras): Appended {
+    const split = decided ?? this.accounts.split(record.org, pico, this.#allowanceOf(record.org), record.ts);
     const appended = this.#writer.append({
       type: 'charge',
       ...record,
       period: split.period,
       from_allowance: formatCredits(split.fromAllowance),
       from_wallet: formatCredits(split.fromWallet),
+      ...extra,
     });
-    this.accounts.applyCharge(record.org, split.period, pico, split.fromAllowance, split.fromWallet);
+    if (!decided) this.accounts.applyCharge(record.org, split.period, pico, split.fromAllowance, split.fromWallet);
     return appended;
   }
 
@@ -156,6 +192,13 @@ export class Ledger implements UsageRecorder {
     const entry = appended.entry as GrantEntry;
     this.#grants.set(grantKey(entry.org, entry.grant_id), entry);
     return { entry, created: true, acked: appended.acked };
+  }
+
+  /** Records a grant that the shared state store has already booked (its balances are the store's). */
+  recordGrant(body: Omit<GrantEntry, 'seq' | 'prev_hash' | 'hash'>): Appended {
+    const appended = this.#writer.append(body);
+    this.#grants.set(grantKey(body.org, body.grant_id), appended.entry as GrantEntry);
+    return appended;
   }
 
   /** Records the config's wallet grants that the ledger does not hold yet. */
@@ -187,8 +230,12 @@ export class Ledger implements UsageRecorder {
     return this.#writer.flush();
   }
 
-  close(): Promise<void> {
-    return this.#writer.close();
+  async close(): Promise<void> {
+    try {
+      await this.#writer.close();
+    } finally {
+      this.#lock.release();
+    }
   }
 
   #append(body: Parameters<LedgerWriter['append']>[0]): Appended {

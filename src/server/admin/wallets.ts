@@ -19,9 +19,8 @@ export function registerWalletRoutes(admin: AdminRouter): void {
   admin.add('GET', '/orgs/{org_id}/balance', async (ctx) => {
     const org = ownOrg(ctx, ctx.params.org_id!);
     const plan = planOf(ctx.runtime.config, org);
-    const { ledger, admission } = ctx.services;
-    const balance = ledger.accounts.balance(org, plan?.allowance ?? null, new Date());
-    const held = await admission.store.held(org);
+    const balance = await ctx.services.book.balance(org);
+    const held = balance.held;
     return {
       body: {
         org,
@@ -59,7 +58,7 @@ async function addCredits(ctx: AdminContext, kind: GrantEntry['kind']): Promise<
     throw new GatewayError('invalid_request', "'id' must be 1 to 128 letters, digits or . _ : - (it makes a retried request apply once).");
   }
   if (body.note !== undefined && typeof body.note !== 'string') throw new GatewayError('invalid_request', "'note' must be a string.");
-  const { entry, created, acked } = ctx.services.ledger.grant({
+  const { entry, created, acked } = await ctx.services.book.grant({
     org,
     pico,
     kind,

@@ -30,4 +30,12 @@ describe('ledger line format', () => {
     for (const [key, value] of Object.entries(charge)) assert.deepEqual(parsed[key], value, key);
     assert.equal(Object.keys(parsed).length, Object.keys(charge).length + 3, 'plus seq, prev_hash and hash');
   });
+
+  test('the shared-state fields, when present, take their sorted places too', () => {
+    const shared = { ...charge, instance: 'pod-a-1f2e', settle_id: 'c0ffee', stream_id: '1700000000000-3', unsettled: true as const, over_hold: true as const };
+    const { line } = sealEntry(shared, 9, 'c'.repeat(64));
+    const withoutHash = line.slice(0, line.lastIndexOf(',"hash":"')) + '}';
+    assert.equal(withoutHash, canonicalJson({ ...shared, seq: 9, prev_hash: 'c'.repeat(64) }));
+    assert.equal(checkLine(line.slice(0, -1)).ok, true);
+  });
 });

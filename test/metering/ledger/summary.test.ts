@@ -28,7 +28,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function run(args: string[]): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
-  const code = runLedgerCommand(args, '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (err += s) });
+  // verify and summary answer synchronously.
+  const code = runLedgerCommand(args, '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (err += s) }) as number;
   return { code, out, err };
 }
 

@@ -1,0 +1,247 @@
+/**
+ * The server-side scripts: each money or limit operation is one of them, so it runs atomically on
+ * the Redis server whatever the number of replicas. Loaded once by SHA (ioredis' defineCommand
+ * falls back to EVAL on NOSCRIPT, e.g. after a Redis restart).
+ *
+ * Amounts are pairs (whole credits, pico remainder): see amount.ts. A pair is stored as two hash
+ * fields `<name>_w`, `<name>_r`, or as one string "w r" (holds), and always written with
+ * string.format('%.0f'), exact for integers below 2^53 (Lua's tostring would write 1e+15).
+ * Every key a script touches is one org's (hash tag `{org}`), so it also runs on Redis Cluster.
+ * Time comes from the server (TIME), so replicas' clocks never disagree about a hold's expiry.
+ */
+
+const COMMON = `
+local P = 1000000000000
+local function fmt(x) if x == 0 then return '0' end return string.format('%.0f', x) end
+local function norm(w, r) local c = math.floor(r / P) return w + c, r - c * P end
+local function add(aw, ar, bw, br) return norm(aw + bw, ar + br) end
+local function sub(aw, ar, bw, br) return norm(aw - bw, ar - br) end
+local function cmp(aw, ar, bw, br)
+  if aw ~= bw then if aw < bw then return -1 end return 1 end
+  if ar ~= br then if ar < br then return -1 end return 1 end
+  return 0
+end
+local function get(key, f)
+  local v = redis.call('HMGET', key, f .. '_w', f .. '_r')
+  return tonumber(v[1] or '0'), tonumber(v[2] or '0')
+end
+local function put(key, f, w, r) redis.call('HSET', key, f .. '_w', fmt(w), f .. '_r', fmt(r)) end
+local function pair(s) local w, r = string.match(s, '^(%-?%d+) (%d+)$') return tonumber(w), tonumber(r) end
+local function nowMs() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+-- Holds whose TTL ran out (a replica died holding them) stop counting.
+local function sweep(acct, holds, exp, now)
+  local ids = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, 256)
+  if #ids == 0 then return end
+  local hw, hr = get(acct, 'held')
+  for _, id in ipairs(ids) do
+    local h = redis.call('HGET', holds, id)
+    if h then
+      local xw, xr = pair(h)
+      hw, hr = sub(hw, hr, xw, xr)
+      redis.call('HDEL', holds, id)
+    end
+    redis.call('ZREM', exp, id)
+  end
+  put(acct, 'held', hw, hr)
+end
+-- Allowance left this period (never below 0), or 0 without an allowance.
+local function allowanceLeft(allow, has, aw, ar, period)
+  if has ~= '1' then return 0, 0 end
+  local uw, ur = get(allow, period)
+  local lw, lr = sub(tonumber(aw), tonumber(ar), uw, ur)
+  if lw < 0 then return 0, 0 end
+  return lw, lr
+end
+`;
+
+export interface ScriptDefinition {
+  numberOfKeys: number;
+  lua: string;
+}
+
+/**
+ * KEYS: acct, allow, holds, holdexp.
+ * ARGV: hold id, amount w, amount r, has allowance (1/0), allowance w, r, period, ttl ms.
+ * → {ok (1/0), available w, available r}: available = allowance left + wallet − holds (before this one).
+ */
+const reserve: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua: `${COMMON}
+local now = nowMs()
+sweep(KEYS[1], KEYS[3], KEYS[4], now)
+local hw, hr = get(KEYS[1], 'held')
+local ww, wr = get(KEYS[1], 'wallet')
+local lw, lr = allowanceLeft(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+local sw, sr = add(ww, wr, lw, lr)
+local aw, ar = sub(sw, sr, hw, hr)
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  local xw, xr = pair(redis.call('HGET', KEYS[3], ARGV[1]))
+  aw, ar = add(aw, ar, xw, xr)
+  return {1, fmt(aw), fmt(ar)}
+end
+local mw, mr = tonumber(ARGV[2]), tonumber(ARGV[3])
+if cmp(aw, ar, mw, mr) < 0 then return {0, fmt(aw), fmt(ar)} end
+hw, hr = add(hw, hr, mw, mr)
+put(KEYS[1], 'held', hw, hr)
+redis.call('HSET', KEYS[3], ARGV[1], fmt(mw) .. ' ' .. fmt(mr))
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[8]), ARGV[1])
+return {1, fmt(aw), fmt(ar)}
+`,
+};
+
+/**
+ * KEYS: acct, allow, holds, holdexp, settled marker of this hold, charge stream.
+ * ARGV: hold id, charge w, charge r, has allowance, allowance w, r, period, marker ttl s, record, instance.
+ * → {duplicate (1/0), "period fromAllowance_w fromAllowance_r fromWallet_w fromWallet_r"}.
+ * The hold is dropped, the charge paid from the period's allowance first, then the wallet, and the
+ * charge appended to the org's stream, in one step: a balance and the stream never disagree.
+ */
+const settle: ScriptDefinition = {
+  numberOfKeys: 6,
+  lua: `${COMMON}
+local done = redis.call('GET', KEYS[5])
+if done then return {1, done} end
+local h = redis.call('HGET', KEYS[3], ARGV[1])
+if h then
+  local hw, hr = get(KEYS[1], 'held')
+  local xw, xr = pair(h)
+  hw, hr = sub(hw, hr, xw, xr)
+  put(KEYS[1], 'held', hw, hr)
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+local cw, cr = tonumber(ARGV[2]), tonumber(ARGV[3])
+local aw, ar = 0, 0
+if ARGV[4] == '1' then
+  local lw, lr = allowanceLeft(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+  if cmp(cw, cr, lw, lr) < 0 then aw, ar = cw, cr else aw, ar = lw, lr end
+  local uw, ur = get(KEYS[2], ARGV[7])
+  uw, ur = add(uw, ur, aw, ar)
+  put(KEYS[2], ARGV[7], uw, ur)
+end
+local fw, fr = sub(cw, cr, aw, ar)
+local ww, wr = get(KEYS[1], 'wallet')
+ww, wr = sub(ww, wr, fw, fr)
+put(KEYS[1], 'wallet', ww, wr)
+local gw, gr = get(KEYS[1], 'charged')
+gw, gr = add(gw, gr, cw, cr)
+put(KEYS[1], 'charged', gw, gr)
+local period = ARGV[7]
+if ARGV[4] ~= '1' then period = '-' end
+local split = period .. ' ' .. fmt(aw) .. ' ' .. fmt(ar) .. ' ' .. fmt(fw) .. ' ' .. fmt(fr)
+redis.call('XADD', KEYS[6], '*', 'type', 'charge', 'id', ARGV[1], 'instance', ARGV[10], 'split', split, 'record', ARGV[9])
+redis.call('SET', KEYS[5], split, 'EX', tonumber(ARGV[8]))
+return {0, split}
+`,
+};
+
+/** KEYS: acct, holds, holdexp. ARGV: hold id. Drops the hold if it is still there. */
+const release: ScriptDefinition = {
+  numberOfKeys: 3,
+  lua: `${COMMON}
+local h = redis.call('HGET', KEYS[2], ARGV[1])
+if not h then return 0 end
+local hw, hr = get(KEYS[1], 'held')
+local xw, xr = pair(h)
+hw, hr = sub(hw, hr, xw, xr)
+put(KEYS[1], 'held', hw, hr)
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`,
+};
+
+/**
+ * KEYS: acct, grants, charge stream. ARGV: grant id, w, r, entry, instance.
+ * → {created (1/0), the entry recorded under this id}.
+ */
+const grant: ScriptDefinition = {
+  numberOfKeys: 3,
+  lua: `${COMMON}
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {0, existing} end
+local mw, mr = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ww, wr = get(KEYS[1], 'wallet')
+ww, wr = add(ww, wr, mw, mr)
+put(KEYS[1], 'wallet', ww, wr)
+local gw, gr = get(KEYS[1], 'granted')
+gw, gr = add(gw, gr, mw, mr)
+put(KEYS[1], 'granted', gw, gr)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('XADD', KEYS[3], '*', 'type', 'grant', 'id', ARGV[1], 'instance', ARGV[5], 'record', ARGV[4])
+return {1, ARGV[4]}
+`,
+};
+
+/**
+ * KEYS: acct, allow, holds, holdexp. ARGV: has allowance, allowance w, r, period.
+ * → {wallet w, r, granted w, r, charged w, r, held w, r, allowance used w, r}.
+ */
+const balance: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua: `${COMMON}
+sweep(KEYS[1], KEYS[3], KEYS[4], nowMs())
+local ww, wr = get(KEYS[1], 'wallet')
+local gw, gr = get(KEYS[1], 'granted')
+local cw, cr = get(KEYS[1], 'charged')
+local hw, hr = get(KEYS[1], 'held')
+local uw, ur = 0, 0
+if ARGV[1] == '1' then uw, ur = get(KEYS[2], ARGV[4]) end
+return {fmt(ww), fmt(wr), fmt(gw), fmt(gr), fmt(cw), fmt(cr), fmt(hw), fmt(hr), fmt(uw), fmt(ur)}
+`,
+};
+
+const BUCKETS = `
+local now = nowMs()
+local function levelOf(key, cap, rate)
+  local s = redis.call('HMGET', key, 'l', 'at')
+  if not s[1] then return cap end
+  return math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) / 1000 * rate)
+end
+local function store(key, level, cap, rate)
+  if level >= cap then redis.call('DEL', key) return end
+  redis.call('HSET', key, 'l', tostring(level), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((cap - level) / rate * 1000) + 1000)
+end
+`;
+
+/**
+ * KEYS: one bucket per draw. ARGV: capacity, per second, cost for each draw, in KEYS' order.
+ * → {1} when every draw was taken; {0, index (0-based), wait ms, level} when none was.
+ */
+const take: ScriptDefinition = {
+  numberOfKeys: -1,
+  lua: `${COMMON}${BUCKETS}
+local levels = {}
+local worst, worstWait = 0, 0
+for i = 1, #KEYS do
+  local cap, rate, cost = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  levels[i] = levelOf(KEYS[i], cap, rate)
+  local need = math.min(cost, cap)
+  if levels[i] < need then
+    local wait = (need - levels[i]) / rate * 1000
+    if wait > worstWait then worst, worstWait = i, wait end
+  end
+end
+if worst > 0 then return {0, worst - 1, tostring(worstWait), tostring(levels[worst])} end
+for i = 1, #KEYS do
+  store(KEYS[i], levels[i] - tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]))
+end
+return {1}
+`,
+};
+
+/** Same KEYS and ARGV as take: adds every cost without a check (negative gives back). */
+const adjust: ScriptDefinition = {
+  numberOfKeys: -1,
+  lua: `${COMMON}${BUCKETS}
+for i = 1, #KEYS do
+  local cap, rate = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1])
+  store(KEYS[i], levelOf(KEYS[i], cap, rate) - tonumber(ARGV[3 * i]), cap, rate)
+end
+return 1
+`,
+};
+
+export const SCRIPTS = { reserve, settle, release, grant, balance, take, adjust } as const;
+export type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,105 @@
+/**
+ * The shared state that decides money and limits, behind one interface: credit holds, balances
+ * (grants, charges, allowance use per period) and RPM/TPM buckets. Two implementations:
+ * - memory: one process (the embedded default); balances are the replay of the local ledger;
+ * - redis: any number of replicas; every operation is one atomic server-side script, idempotent
+ *   per hold id (a retried settle never charges twice), holds expire by TTL.
+ * Amounts are BigInt pico-credits at this interface; each store keeps them exact its own way.
+ */
+import type { Allowance, OrgBalance, Split } from '../metering/ledger/accounts.ts';
+import type { BucketRule } from '../admission/token-bucket.ts';
+
+export interface Draw {
+  /** The org the bucket belongs to (a key's buckets belong to its org): shared keys are grouped by it. */
+  org: string;
+  key: string;
+  cost: number;
+  rule: BucketRule;
+}
+
+export type TakeResult =
+  | { ok: true }
+  /** `index`: the draw that must wait longest; `level`: what its bucket holds now. */
+  | { ok: false; index: number; waitMs: number; level: number };
+
+export interface ReserveRequest {
+  org: string;
+  /** Unique per admitted request: names the hold, and makes the settle idempotent. */
+  holdId: string;
+  amount: bigint;
+  allowance: Allowance | null;
+  now: Date;
+  /** How long the hold lives if nobody settles or releases it (a crashed replica). */
+  ttlMs: number;
+}
+
+export interface ReserveResult {
+  ok: boolean;
+  /** What the org could spend before this request: allowance left + wallet − holds of others. */
+  available: bigint;
+}
+
+export interface SettleRequest {
+  org: string;
+  holdId: string;
+  /** The charge, in pico-credits (0 for BYOK and failed calls: still recorded). */
+  pico: bigint;
+  allowance: Allowance | null;
+  /** The charge's timestamp (ISO): it picks the allowance period. */
+  at: string;
+  /** The full record, for the shared charge stream (redis); the memory store ignores it. */
+  record: string;
+}
+
+export interface SettleResult {
+  split: Split;
+  /** The hold id had already been settled: nothing was charged again. */
+  duplicate: boolean;
+}
+
+export interface GrantRequest {
+  org: string;
+  grantId: string;
+  pico: bigint;
+  /** The grant entry, stored with it so a repeated id returns the same entry. */
+  entry: string;
+}
+
+export interface GrantResult {
+  created: boolean;
+  /** The entry recorded under this grant id (the existing one for a repeat). */
+  entry: string;
+}
+
+export interface StateBalance extends OrgBalance {
+  /** Credits held by requests in flight. */
+  held: bigint;
+}
+
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  /** Takes every draw's cost, or nothing if any bucket cannot pay it now. */
+  take(draws: readonly Draw[], now: number): Promise<TakeResult>;
+  /** Adds `cost` (negative: gives back) without a check; a bucket may go into debt. */
+  adjust(draws: readonly Draw[], now: number): Promise<void>;
+  /** Holds `amount` if it fits in what the org can spend (allowance left + wallet − other holds). */
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Books the charge (allowance first, then wallet) and drops the hold, in one step. */
+  settle(request: SettleRequest): Promise<SettleResult>;
+  /** Drops the hold without charging (no upstream was reached). Safe after settle. */
+  release(org: string, holdId: string): Promise<void>;
+  /** Adds credits to the wallet once per (org, grant id). */
+  grant(request: GrantRequest): Promise<GrantResult>;
+  balance(org: string, allowance: Allowance | null, now: Date): Promise<StateBalance>;
+  /** Calls `fn` each time the store becomes reachable again (a shared store only). */
+  onAvailable?(fn: () => void): void;
+  close(): Promise<void>;
+}
+
+/** The shared store cannot be reached: managed calls are refused (or served from a lease). */
+export class StateUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the shared state store is unreachable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'StateUnavailableError';
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * When Redis goes away (state.on_unavailable: deny): managed calls get a 503 DenialEnvelope with
+ * layer "state", BYOK calls still pass, readiness stays up, the metric says so; when Redis is back,
+ * managed calls are served again. A Redis of the test's own is stopped and restarted.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FakeUpstream } from '../support/fake-upstream.ts';
+import { fixtureJson } from '../support/fixtures.ts';
+import { CALLER_KEYS, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { REDIS_SKIP } from '../support/redis.ts';
+
+const REDIS_SERVER = process.env.TOLLBOOTH_TEST_REDIS_SERVER ?? 'redis-server';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+function startRedis(port: number, dir: string): ChildProcess {
+  return spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+}
+
+describe('Redis unreachable', { skip: REDIS_SKIP }, () => {
+  let upstream: FakeUpstream;
+  let gw: TestGateway;
+  let redis: ChildProcess;
+  let port: number;
+  const dir = mkdtempSync(join(tmpdir(), 'tollbooth-redis-'));
+
+  const available = async () => /^tollbooth_state_store_available\{mode="redis"\} (\d)/m.exec(await gw.metrics())?.[1];
+  const waitFor = async (want: string) => {
+    while ((await available()) !== want) await new Promise((r) => setTimeout(r, 20));
+  };
+  const chat = (model: string) =>
+    fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEYS.member}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1000 }),
+    });
+
+  before(async () => {
+    port = await freePort();
+    redis = startRedis(port, dir);
+    upstream = await FakeUpstream.start();
+    upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
+    upstream.on('POST', '/openai/v1/chat/completions', { json: fixtureJson('groq/groq-text.json') });
+    // The server may take a moment to listen: the gateway starts either way and says so.
+    gw = await startTestGateway({
+      upstream,
+      credentials: { groq: { billing: 'byok' } },
+      config: {
+        state: { mode: 'redis', redis: { url: `redis://127.0.0.1:${port}`, command_timeout_ms: 2000 } },
+        plans: { starter: { allowance: { credits: '100', period: 'daily' } } },
+        orgs: [{ id: 'acme', name: 'Acme', plan: 'starter' }, { id: 'globex', name: 'Globex' }],
+      },
+    });
+    await waitFor('1');
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    redis?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('managed calls are denied with a 503 (layer state), BYOK calls pass, and service resumes', async () => {
+    assert.equal((await chat('gpt-4.1-nano')).status, 200);
+
+    spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
+    await once(redis, 'exit');
+    await waitFor('0');
+
+    const denied = await chat('gpt-4.1-nano');
+    assert.equal(denied.status, 503);
+    const body = (await denied.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'current', 'key', 'layer', 'limit', 'reason']);
+    assert.deepEqual([body.code, body.layer, body.key], ['state_unavailable', 'state', 'acme']);
+    const byok = await chat('llama-3.3-70b-versatile');
+    assert.equal(byok.status, 200, 'a BYOK call costs no credits: it passes');
+    assert.equal((await fetch(`${gw.opsUrl}/readyz`)).status, 200, 'readiness stays up');
+
+    redis = startRedis(port, dir);
+    await waitFor('1');
+    assert.equal((await chat('gpt-4.1-nano')).status, 200);
+  });
+});
