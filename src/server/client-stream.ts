@@ -103,3 +103,12 @@ export async function sendAfter(
 }
 
 const HOLD_WHOLE_BYTES = 64 * 1024;
+
+/** Where an OpenAI-style stream ends for its SDKs: they stop reading at `data: [DONE]`. */
+const DONE_EVENT = 'data: [DONE]';
+const DONE_EVENT_BYTES = Buffer.from(DONE_EVENT);
+
+/** Where `data: [DONE]` starts in `out`, or -1. */
+export function doneEventAt(out: string | Uint8Array): number {
+  return typeof out === 'string' ? out.indexOf(DONE_EVENT) : Buffer.from(out.buffer, out.byteOffset, out.byteLength).indexOf(DONE_EVENT_BYTES);
+}

@@ -15,7 +15,7 @@ import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
 import { redactSecrets } from '../util/redact.ts';
 import { readBody } from './body.ts';
-import { abortOnClientClose, StreamWriter } from './client-stream.ts';
+import { abortOnClientClose, doneEventAt, StreamWriter } from './client-stream.ts';
 import { passthroughPath } from './passthrough-path.ts';
 import { openAIErrorBody, sendJson } from './respond.ts';
 import type { RequestContext } from './services.ts';
@@ -159,8 +159,9 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const tap = adapter.tap(info, contentType);
   const writer = new StreamWriter(res);
   // The answer's last byte waits for its charge to be in the ledger file. With a content-length,
-  // the last byte of the body is that byte, so one byte is always kept back; otherwise (chunked)
-  // it is the end of the response.
+  // the last byte of the body is that byte, so one byte is always kept back. Otherwise (chunked)
+  // it is the end of the response, and in an OpenAI-style stream the `data: [DONE]` where the SDKs
+  // stop reading: from there on, everything is held.
   const sized = response.headers['content-length'] !== undefined;
   let held: Uint8Array | undefined;
   let clientLeft = false;
@@ -168,7 +169,17 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   try {
     const end = await response.body.forEachChunk((chunk) => {
       tap.push(chunk);
-      if (!sized || chunk.length === 0) return writer.write(chunk);
+      if (held !== undefined && !sized) {
+        held = Buffer.concat([held, chunk]);
+        return true;
+      }
+      if (!sized) {
+        const done = doneEventAt(chunk);
+        if (done === -1) return writer.write(chunk);
+        held = chunk.subarray(done);
+        return done === 0 ? true : writer.write(chunk.subarray(0, done));
+      }
+      if (chunk.length === 0) return true;
       if (held) writer.write(held);
       held = chunk.subarray(chunk.length - 1);
       return chunk.length === 1 ? true : writer.write(chunk.subarray(0, chunk.length - 1));

@@ -20,7 +20,7 @@ import type { Strategy } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
 import { transportError, type AttemptLimits, type OutboundRequest, type UpstreamBody } from '../upstream/transport.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { abortOnClientClose, clientLeft, sendAfter, StreamWriter } from './client-stream.ts';
+import { abortOnClientClose, clientLeft, doneEventAt, sendAfter, StreamWriter } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import type { Handler, RequestContext } from './services.ts';
 
@@ -257,8 +257,9 @@ function retryAfterMs(value: string | string[] | undefined): number | null {
 }
 
 /**
- * Relays the stream; its last bytes (the translator's tail: usage chunk, [DONE] or an error event)
- * are written, and `end` ends the response once the caller has settled the charge.
+ * Relays the stream. Once the translator knows how the stream ends (the upstream's last event was
+ * read), what follows (the usage chunk, [DONE] — where the SDKs stop reading — or an error event)
+ * is held: `end` sends it and ends the response, once the caller has the charge in the ledger file.
  */
 async function streamToClient(
   call: UnifiedCall,
@@ -277,17 +278,28 @@ async function streamToClient(
   let firstChunk = true;
   let clientLeft = false;
   let finished = false;
+  const held: (string | Uint8Array)[] = [];
   const finish = () => {
     finished = true;
     clearTimeout(flushHead);
-    const tail = translator.finish();
     // A stalled or cut upstream ends with the translator's explicit error event, never a clean end.
-    if (!clientLeft && tail.length > 0) writer.write(tail);
+    const tail = translator.finish();
+    if (tail.length > 0) held.push(tail);
   };
   try {
     const end = await upstream.forEachChunk((chunk) => {
-      const out = translator.push(chunk);
+      let out = translator.push(chunk);
       if (out.length === 0) return true;
+      if (held.length > 0 || translator.outcome !== null) {
+        held.push(out);
+        return true;
+      }
+      const done = doneEventAt(out);
+      if (done !== -1) {
+        held.push(out.slice(done));
+        if (done === 0) return true;
+        out = out.slice(0, done);
+      }
       if (firstChunk) {
         firstChunk = false;
         clearTimeout(flushHead);
@@ -309,7 +321,11 @@ async function streamToClient(
         ? 'stream_error'
         : 'truncated';
   const usage = billedUsage(translator.usage, outcome === 'ok', call.promptChars, translator.generatedChars);
-  return { outcome, usage, clientLeft, end: () => writer.end() };
+  const end = () => {
+    if (!clientLeft) for (const part of held) writer.write(part);
+    writer.end();
+  };
+  return { outcome, usage, clientLeft, end };
 }
 
 /** How long a stream's head waits for its first chunk before it is sent alone. */
