@@ -10,6 +10,7 @@ import { startLiveUpdates, storedCredentials } from './config/live-updates.ts';
 import type { ReloadResult } from './config/reload.ts';
 import { buildRuntime, RuntimeHolder } from './config/runtime.ts';
 import { CredentialVault } from './credentials/vault.ts';
+import { CredentialStore } from './credentials/store.ts';
 import { Meter } from './metering/meter.ts';
 import type { UsageRecorder } from './metering/record.ts';
 import { Ledger } from './metering/ledger/ledger.ts';
@@ -30,6 +31,8 @@ import { createLogger, type Logger, withoutRedaction } from './util/log.ts';
 import { openStateStore } from './state/open.ts';
 import { ChargeBook } from './state/charge-book.ts';
 import { instanceId } from './state/instance.ts';
+import type { RedisStateStore } from './state/redis/redis-store.ts';
+import { SharedCredentialRecords } from './credentials/shared-records.ts';
 
 export interface GatewayOptions {
   /** Overrides for the listeners' ports (tests use 0). */
@@ -56,7 +59,8 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   const env = options.env ?? process.env;
   // Org credentials from the encrypted store join the first runtime; an unreadable store stops the start.
   const vault = new CredentialVault(loaded.config.credential_store, env);
-  const stored = storedCredentials(vault);
+  // With shared state the org credentials are Redis' (read below, before listening), not this pod's file.
+  const stored = loaded.config.state.mode === 'redis' ? { store: new CredentialStore([]), records: [] } : storedCredentials(vault);
   const runtime = buildRuntime(loaded, env, stored.store);
   const config = runtime.config;
   const log = options.logger ?? createLogger(config.log.level);
@@ -112,7 +116,16 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   registerIntegrationRoutes(admin);
   registerWalletRoutes(admin);
   registerHealthRoutes(admin);
-  const live = startLiveUpdates({ configFile, services, vault, records: stored.records, env, ownsLogger: options.logger === undefined });
+  const shared = store.kind === 'redis' ? new SharedCredentialRecords((store as RedisStateStore).client, config.state.redis.key_prefix) : undefined;
+  const live = startLiveUpdates({ configFile, services, vault, records: stored.records, env, ownsLogger: options.logger === undefined, shared });
+  if (shared) {
+    // Before listening: an org's own credentials are in use from the first request.
+    await shared.read().then(
+      (records) => live.credentials.adopt(records),
+      (err: unknown) => log.error({ err: String(err) }, 'org credentials could not be read from Redis; they are taken up once it answers'),
+    );
+    shared.watch((records) => void live.credentials.adopt(records));
+  }
   registerCredentialRoutes(admin, live.credentials);
   const ops = createOpsServer(services, { checks: () => ({ config_loaded: true, proxy_listening: proxy.listening, accepting: !draining, ledger_writable: ledger.failure === null }) }, admin);
   const proxyUrl = await listen(proxy, config.listeners.proxy.host, options.proxyPort ?? config.listeners.proxy.port);

@@ -25,7 +25,7 @@ export async function collect(config: TollboothConfig, dir: string, once: boolea
     return 2;
   }
   const log = createLogger(config.log.level);
-  const store = redisStoreFor(config, process.env);
+  const store = await redisStoreFor(config, process.env);
   await store.connect();
   const ledger = await Ledger.open({ dir, instance: `collector-${instanceId(config)}`, log });
   const collector = new Collector({ store, ledger, log, leaseHolder: `${hostname()}:${resolve(dir)}` });
@@ -51,7 +51,7 @@ export async function reconcileCommand(config: TollboothConfig, dir: string, rep
     io.err('ledger reconcile: the config has no shared state (state.mode: redis)\n');
     return 2;
   }
-  const store = redisStoreFor(config, process.env);
+  const store = await redisStoreFor(config, process.env);
   await store.connect();
   try {
     const result = await reconcile(store, dir, repair);

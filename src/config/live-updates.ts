@@ -8,6 +8,7 @@ import { CredentialRotator, type RotationResult } from '../credentials/rotation.
 import { OrgCredentials } from '../credentials/org-credentials.ts';
 import { CredentialStore } from '../credentials/store.ts';
 import type { CredentialVault, StoredCredential } from '../credentials/vault.ts';
+import type { SharedCredentialRecords } from '../credentials/shared-records.ts';
 import type { Services } from '../server/services.ts';
 import { ConfigReloader, type ReloadResult } from './reload.ts';
 
@@ -36,6 +37,8 @@ export interface LiveUpdateOptions {
   env: NodeJS.ProcessEnv;
   /** Whether a reload may change the log level (not when the logger was handed in, as tests do). */
   ownsLogger: boolean;
+  /** With shared state: org credentials live in Redis for every replica. */
+  shared?: SharedCredentialRecords;
 }
 
 export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
@@ -57,12 +60,13 @@ export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
     },
   });
   if (vault.unavailable !== null) {
-    log.info({ path: vault.path, reason: vault.unavailable }, 'the credential API cannot store credentials until credential_store.key is set');
+    log.warn({ path: vault.path, reason: vault.unavailable }, 'the credential API cannot store org credentials until credential_store.key is set (32 random bytes, base64: openssl rand -base64 32)');
   } else {
-    log.info({ path: vault.path, credentials: options.records.length }, 'credential store opened');
+    log.info({ path: options.shared ? 'redis' : vault.path, credentials: options.records.length }, 'credential store opened');
   }
+  const credentials = new OrgCredentials({ vault, holder, send, metrics, log, shared: options.shared }, options.records);
   return {
-    credentials: new OrgCredentials({ vault, holder, send, metrics, log }, options.records),
+    credentials,
     async reload(trigger) {
       const result = reloader.reload(trigger);
       return { ...result, secrets: await rotator.checkAll() };
@@ -70,6 +74,7 @@ export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
     close() {
       reloader.close();
       rotator.close();
+      options.shared?.close();
     },
   };
 }

@@ -15,6 +15,7 @@ import type { Secret } from './secret.ts';
 import { apiSource } from './sources.ts';
 import type { Credential, CredentialStore } from './store.ts';
 import type { CredentialVault, StoredCredential } from './vault.ts';
+import type { RecordChange, SharedCredentialRecords } from './shared-records.ts';
 import { verificationError, verifyCredential, type Send, type Verification } from './verify.ts';
 import { verificationPolicy } from './verification-target.ts';
 
@@ -27,6 +28,8 @@ export type CredentialView = Omit<StoredCredential, 'sealed' | 'org' | 'provider
 
 export interface OrgCredentialsDeps {
   vault: CredentialVault;
+  /** With shared state: the records live in Redis, for every replica (else in the vault's file). */
+  shared?: SharedCredentialRecords;
   holder: RuntimeHolder;
   send: Send;
   metrics: Metrics;
@@ -96,14 +99,17 @@ export class OrgCredentials {
       const unset = input.isDefault ? [...next.values()].filter((r) => r.org === org && r.provider === record.provider && r.is_default) : [];
       for (const r of unset) next.set(r.id, { ...r, is_default: false, updated_at: now });
       next.set(id, record);
-      await this.#commit(next, (store) =>
-        store.with(
-          OrgCredentials.credentialOf(record, input.secret),
-          ...unset.flatMap((r) => {
-            const c = store.get(r.id);
-            return c ? [{ ...c, isDefault: false }] : [];
-          }),
-        ),
+      await this.#commit(
+        next,
+        (store) =>
+          store.with(
+            OrgCredentials.credentialOf(record, input.secret),
+            ...unset.flatMap((r) => {
+              const c = store.get(r.id);
+              return c ? [{ ...c, isDefault: false }] : [];
+            }),
+          ),
+        { set: [record, ...unset.map((r) => next.get(r.id)!)], delete: [] },
       );
       this.#deps.log.info({ org, credential: id, provider: record.provider, is_default: record.is_default, fingerprint: record.fingerprint }, 'org credential created');
       return view(record);
@@ -116,7 +122,7 @@ export class OrgCredentials {
       this.#owned(org, id);
       const next = new Map(this.#records);
       next.delete(id);
-      await this.#commit(next, (store) => store.without(id));
+      await this.#commit(next, (store) => store.without(id), { set: [], delete: [id] });
       this.#deps.log.info({ org, credential: id }, 'org credential deleted');
     });
   }
@@ -152,10 +158,14 @@ export class OrgCredentials {
         sealed: vault.seal(identity, input.secret),
       };
       const next = new Map(this.#records).set(id, updated);
-      await this.#commit(next, (store) => {
-        const c = store.get(id);
-        return c ? store.with({ ...c, secret: input.secret, region: updated.region }) : store;
-      });
+      await this.#commit(
+        next,
+        (store) => {
+          const c = store.get(id);
+          return c ? store.with({ ...c, secret: input.secret, region: updated.region }) : store;
+        },
+        { set: [updated], delete: [] },
+      );
       const result = verification.result === 'valid' ? 'rotated' : 'rotated_unverified';
       metrics.credentialRotations.labels(provider.name, 'api', result).inc();
       log.info({ org, credential: id, provider: provider.name, ...keys, result }, 'org credential rotated');
@@ -191,12 +201,45 @@ export class OrgCredentials {
     return record;
   }
 
-  /** Persists `next`, then swaps the runtime's store; nothing changes if the write fails. */
-  async #commit(next: Map<string, StoredCredential>, change: (store: CredentialStore) => CredentialStore): Promise<void> {
+  /**
+   * Takes the records another replica wrote (shared state): what changed is unsealed and swapped
+   * into the runtime as one new snapshot, what is gone is dropped; requests in flight keep theirs.
+   */
+  adopt(records: readonly StoredCredential[]): Promise<void> {
+    return this.#serially(async () => {
+      const { vault, holder, log } = this.#deps;
+      const next = new Map(records.map((r) => [r.id, r]));
+      const changed = records.filter((r) => {
+        const old = this.#records.get(r.id);
+        return !old || old.updated_at !== r.updated_at || old.fingerprint !== r.fingerprint || old.is_default !== r.is_default;
+      });
+      const gone = [...this.#records.keys()].filter((id) => !next.has(id));
+      if (changed.length === 0 && gone.length === 0) return;
+      const credentials = changed.flatMap((r) => {
+        try {
+          return [OrgCredentials.credentialOf(r, vault.unseal(r, r.sealed))];
+        } catch {
+          log.error({ credential: r.id, org: r.org }, 'a shared org credential cannot be decrypted here: is credential_store.key the same on every replica?');
+          next.delete(r.id);
+          return [];
+        }
+      });
+      this.#records = next;
+      const runtime = holder.current;
+      let store = runtime.credentials;
+      for (const id of gone) store = store.without(id);
+      holder.swap(withCredentials(runtime, store.with(...credentials)));
+      log.info({ changed: credentials.map((c) => c.id), removed: gone }, 'org credentials changed on another replica: now in use here');
+    });
+  }
+
+  /** Persists `next` (or, with shared state, `delta`), then swaps the runtime's store; nothing changes if the write fails. */
+  async #commit(next: Map<string, StoredCredential>, change: (store: CredentialStore) => CredentialStore, delta: RecordChange): Promise<void> {
     try {
-      await this.#deps.vault.save([...next.values()]);
+      if (this.#deps.shared) await this.#deps.shared.write(delta);
+      else await this.#deps.vault.save([...next.values()]);
     } catch (err) {
-      this.#deps.log.error({ err, path: this.#deps.vault.path }, 'credential store write failed: nothing was changed');
+      this.#deps.log.error({ err: String(err), path: this.#deps.shared ? 'redis' : this.#deps.vault.path }, 'credential store write failed: nothing was changed');
       throw new GatewayError('credential_store_unavailable', 'The credential store could not be written; nothing was changed.');
     }
     this.#records = next;

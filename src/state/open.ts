@@ -10,7 +10,7 @@ import type { Ledger } from '../metering/ledger/ledger.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Logger } from '../util/log.ts';
 import { MemoryStateStore } from './memory-store.ts';
-import { RedisStateStore } from './redis/redis-store.ts';
+import type { RedisStateStore } from './redis/redis-store.ts';
 import type { StateStore } from './store.ts';
 import { instanceId } from './instance.ts';
 
@@ -29,7 +29,7 @@ export async function openStateStore({ config, env, ledger, metrics, log }: Open
     return new MemoryStateStore(ledger.accounts);
   }
   const listeners: Array<() => void> = [];
-  const redis = redisStoreFor(config, env, (available) => {
+  const redis = await redisStoreFor(config, env, (available) => {
     metrics.stateStoreAvailable.labels('redis').set(available ? 1 : 0);
     if (available) {
       log.info({ url: state.redis.url }, 'state: Redis reachable: credits, holds and limits are shared by every replica');
@@ -50,8 +50,10 @@ export async function openStateStore({ config, env, ledger, metrics, log }: Open
 }
 
 /** The Redis store the config's `state.redis` names (not connected yet). */
-export function redisStoreFor(config: TollboothConfig, env: NodeJS.ProcessEnv, onAvailability?: (available: boolean) => void): RedisStateStore {
+export async function redisStoreFor(config: TollboothConfig, env: NodeJS.ProcessEnv, onAvailability?: (available: boolean) => void): Promise<RedisStateStore> {
   const { redis } = config.state;
+  // Loaded only when used: a single-process sidecar never loads the Redis client.
+  const { RedisStateStore } = await import('./redis/redis-store.ts');
   return new RedisStateStore({
     url: redis.url,
     tls: redis.tls || redis.url.startsWith('rediss:'),
