@@ -12,6 +12,7 @@ import { buildRuntime, RuntimeHolder } from './config/runtime.ts';
 import { CredentialVault } from './credentials/vault.ts';
 import { CredentialStore } from './credentials/store.ts';
 import { Meter } from './metering/meter.ts';
+import { PICO_PER_CREDIT } from './metering/credits.ts';
 import type { UsageRecorder } from './metering/record.ts';
 import { Ledger } from './metering/ledger/ledger.ts';
 import { AdmissionGate } from './admission/gate.ts';
@@ -99,6 +100,16 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     health: new RoutingHealth(config.routing),
   };
   metrics.sources.health = () => services.health.snapshot();
+  metrics.sources.ledgerWritable = () => ledger.failure === null;
+  metrics.sources.orgCredits = () =>
+    Promise.all(
+      holder.current.config.orgs
+        .filter((o) => planOf(holder.current.config, o.id) !== null)
+        .map(async (o) => {
+          const b = await book.balance(o.id);
+          return { org: o.id, credits: Number(b.spendable - b.held) / Number(PICO_PER_CREDIT) };
+        }),
+    );
 
   const unavailable = runtime.credentials.all().filter((c) => c.unavailable !== null);
   if (unavailable.length > 0) {

@@ -20,7 +20,12 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tollbooth_process_' });
   /** Where the per-deployment health gauges read from at scrape time (set by the gateway). */
-  const sources: { health: () => DeploymentHealth[] } = { health: () => [] };
+  const sources: {
+    health: () => DeploymentHealth[];
+    ledgerWritable: () => boolean;
+    /** Credits each org with a plan can spend now (allowance left + wallet − holds), at scrape time. */
+    orgCredits: () => Promise<Array<{ org: string; credits: number }>>;
+  } = { health: () => [], ledgerWritable: () => true, orgCredits: async () => [] };
   const healthGauge = (name: string, help: string, value: (h: DeploymentHealth) => number | null) =>
     new Gauge({
       name,
@@ -149,6 +154,24 @@ export function createMetrics() {
       help: 'Entries carried by one ledger fsync (group commit).',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
       registers: [registry],
+    }),
+    ledgerWritable: new Gauge({
+      name: 'tollbooth_ledger_writable',
+      help: 'Whether the ledger accepts writes: 1 yes, 0 no (a write or fsync failed; appending stopped until restart, as /readyz says).',
+      registers: [registry],
+      collect() {
+        this.set(sources.ledgerWritable() ? 1 : 0);
+      },
+    }),
+    orgCreditsAvailable: new Gauge({
+      name: 'tollbooth_org_credits_available',
+      help: "Credits an org with a plan can spend now: allowance left this period + wallet − credits held by requests in flight (read from the state store at scrape time; with state: redis, the same on every replica).",
+      labelNames: ['org'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const { org, credits } of await sources.orgCredits().catch(() => [])) this.labels(org).set(credits);
+      },
     }),
     stateStoreAvailable: new Gauge({
       name: 'tollbooth_state_store_available',
