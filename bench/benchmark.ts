@@ -13,7 +13,7 @@ import { evaluateGoals } from './goals.ts';
 import { autocannonGenerator, findWrk, wrkGenerator, type LoadGenerator, type LoadResult, type LoadSpec } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { cpuMicros, processTree, rssBytes, sampleRss } from './proc-stats.ts';
-import type { ProcessGroup } from './processes.ts';
+import { freePort, type ProcessGroup } from './processes.ts';
 import type { CaseResult, Measurement, RunResult, SubjectResult } from './results.ts';
 import { findNginx, startNginx } from './subjects/nginx.ts';
 import { isTollbooth, startBenchServer, type Subject, type SubjectName } from './subjects/subject.ts';
@@ -49,6 +49,8 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
   } else log(options.nginx ? 'nginx is not on the PATH: skipped' : 'nginx skipped (--no-nginx)');
   const tollbooth = await startTollbooth(group, { upstreamOrigin: upstream.origin, dir: ctx.dir, logLevel: options.logLevel, nodeArgs: ctx.tollboothNodeArgs });
   subjects.push({ name: 'tollbooth', origin: tollbooth.origin, pid: tollbooth.child.pid });
+  const redis = options.variants.some((v) => v.state === 'redis') ? await startRedis(group, ctx.dir) : null;
+  const redisVariants: Array<{ name: string; opsOrigin: string }> = [];
   for (const variant of options.variants) {
     const dir = join(ctx.dir, `variant-${variant.name}`);
     mkdirSync(dir);
@@ -60,8 +62,11 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
       nodeArgs: variant.nodeArgs,
       root: variant.root,
       name: `tollbooth:${variant.name}`,
+      state: variant.state,
+      redisUrl: redis?.url,
     });
     subjects.push({ name: `tollbooth:${variant.name}`, origin: started.origin, pid: started.child.pid });
+    if (variant.state === 'redis') redisVariants.push({ name: variant.name, opsOrigin: started.opsOrigin });
   }
 
   await new Promise((r) => setTimeout(r, 500));
@@ -83,6 +88,14 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
     if (info) info.rssAfterBytes = rssBytes(processTree(info.pid));
   }
   await new Promise((r) => setTimeout(r, 300)); // let the usage log's last batch reach the disk
+  for (const v of redisVariants) {
+    // Round trips to Redis per request the variant served (its own counter of store calls).
+    const text = await (await fetch(`${v.opsOrigin}/metrics`)).text();
+    let calls = 0;
+    for (const m of text.matchAll(/^tollbooth_state_store_calls_total\{operation="(\w+)"\} (\d+)$/gm)) calls += Number(m[2]);
+    const requests = (await requestsCounted(v.opsOrigin)) ?? 0;
+    log(`tollbooth:${v.name}: ${calls} Redis round trips for ${requests} requests: ${(calls / Math.max(1, requests)).toFixed(2)} per request`);
+  }
   const partial: Omit<RunResult, 'goals'> = {
     date,
     mode: options.mode,
@@ -234,4 +247,26 @@ function errorMessage(body: string): string {
   } catch {
     return body.slice(0, 200);
   }
+}
+
+/** A redis-server of the run's own (Debian's package), for `state=redis` variants. */
+async function startRedis(group: BenchContext['group'], dir: string): Promise<{ url: string; port: number }> {
+  const port = await freePort();
+  const child = group.spawn('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no']);
+  for (;;) {
+    if ((await redisCommands(port).catch(() => null)) !== null) return { url: `redis://127.0.0.1:${port}`, port };
+    if (child.process.exitCode !== null) throw new Error('redis-server did not start (apt-get install redis-server)');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** total_commands_processed of the Redis on `port` (INFO stats, through redis-cli). */
+async function redisCommands(port: number): Promise<number> {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile('redis-cli', ['-p', String(port), 'info', 'stats'], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  const match = /total_commands_processed:(\d+)/.exec(out);
+  if (!match) throw new Error('redis not answering yet');
+  return Number(match[1]);
 }

@@ -28,6 +28,11 @@ export interface Variant {
   logLevel: string | null;
   nodeArgs: string[];
   root: string | null;
+  /**
+   * Where money and limits are decided (the org then has a plan with an allowance, so every request
+   * takes a hold and settles it): in the process, or in a Redis the harness starts.
+   */
+  state: 'memory' | 'redis' | null;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -51,6 +56,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --variant NAME:K=V,… also measure another Tollbooth in the same run, e.g.
                        warn:log=warn   semi16:node=--max-semi-space-size=16
                        before:root=/path/to/another/checkout   (repeatable)
+                       mem:state=memory   redis:state=redis   (the org gets a plan: a hold
+                       and a settle per request; redis: a redis-server the harness starts)
 `;
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
@@ -114,14 +121,15 @@ function parseVariant(text: string): Variant {
   const colon = text.indexOf(':');
   const name = colon === -1 ? text : text.slice(0, colon);
   if (!/^[\w.-]+$/.test(name)) throw new Error(`--variant: bad name '${name}'`);
-  const variant: Variant = { name, logLevel: null, nodeArgs: [], root: null };
+  const variant: Variant = { name, logLevel: null, nodeArgs: [], root: null, state: null };
   for (const pair of colon === -1 ? [] : text.slice(colon + 1).split(',')) {
     const eq = pair.indexOf('=');
     const [key, value] = [pair.slice(0, eq), pair.slice(eq + 1)];
     if (key === 'log') variant.logLevel = value;
     else if (key === 'node') variant.nodeArgs.push(...value.split(' ').filter(Boolean));
     else if (key === 'root') variant.root = value;
-    else throw new Error(`--variant ${name}: unknown setting '${pair}' (log=, node=, root=)`);
+    else if (key === 'state' && (value === 'memory' || value === 'redis')) variant.state = value;
+    else throw new Error(`--variant ${name}: unknown setting '${pair}' (log=, node=, root=, state=memory|redis)`);
   }
   return variant;
 }

@@ -127,7 +127,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   registerIntegrationRoutes(admin);
   registerWalletRoutes(admin);
   registerHealthRoutes(admin);
-  const shared = store.kind === 'redis' ? new SharedCredentialRecords((store as RedisStateStore).client, config.state.redis.key_prefix) : undefined;
+  const shared = store.kind === 'redis' ? new SharedCredentialRecords((store as unknown as RedisStateStore).client, config.state.redis.key_prefix) : undefined;
   const live = startLiveUpdates({ configFile, services, vault, records: stored.records, env, ownsLogger: options.logger === undefined, shared });
   if (shared) {
     // Before listening: an org's own credentials are in use from the first request.

@@ -29,6 +29,9 @@ export interface TollboothOptions {
   root?: string | null;
   /** Process name in the harness's log (default 'tollbooth'). */
   name?: string;
+  /** Shared state: the org gets a plan (every request holds and settles credits); redis needs `redisUrl`. */
+  state?: 'memory' | 'redis' | null;
+  redisUrl?: string;
 }
 
 export interface RunningTollbooth {
@@ -50,7 +53,13 @@ export async function startTollbooth(group: ProcessGroup, options: TollboothOpti
     catalog: join(root, 'config/catalog'),
     ledger: { dir: dataDir },
     auth: { mode: 'keys' },
-    orgs: [{ id: 'bench', name: 'Bench' }],
+    orgs: [{ id: 'bench', name: 'Bench', ...(options.state ? { plan: 'metered' } : {}) }],
+    ...(options.state
+      ? {
+          plans: { metered: { allowance: { credits: '1000000000000', period: 'monthly' } } },
+          state: options.state === 'redis' ? { mode: 'redis', redis: { url: options.redisUrl, key_prefix: `bench${port}` } } : { mode: 'memory' },
+        }
+      : {}),
     keys: [{ id: 'bench-app', org: 'bench', role: 'member', hash: `sha256:${createHash('sha256').update(CALLER_KEY).digest('hex')}` }],
     credentials: [
       { id: 'openai', provider: 'openai', billing: 'managed', secret: { env: 'BENCH_OPENAI_KEY' }, base_url: `${options.upstreamOrigin}/v1` },

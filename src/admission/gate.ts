@@ -13,11 +13,11 @@ import type { Caller } from './caller-auth.ts';
 import type { ModelRecord, Operation } from '../catalog/types.ts';
 import type { TollboothConfig } from '../config/types.ts';
 import { formatCredits } from '../metering/credits.ts';
-import type { UsageRecord } from '../metering/record.ts';
+import type { Hold, UsageRecord } from '../metering/record.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Target } from '../routing/target.ts';
 import { MemoryBuckets } from '../state/memory-buckets.ts';
-import { StateUnavailableError, type Draw, type StateStore, type TakeResult } from '../state/store.ts';
+import { StateUnavailableError, type AdmitResult, type Draw, type StateStore } from '../state/store.ts';
 import { DenialError, type DenialEnvelope } from './denial.ts';
 import { likelyTokens, requestedMaxTokens, worstCaseCharge } from './estimate.ts';
 import { planOf, type Limits, type OrgPlan } from './plans.ts';
@@ -76,55 +76,47 @@ export class AdmissionGate {
   async admit(req: AdmissionRequest): Promise<Admission> {
     const org = req.caller.orgId;
     const plan = planOf(req.config, org);
-    if (!plan) return new Admission(this.#store, org, req.targets, 0n, null, [], 0);
+    if (!plan) return new Admission({ store: this.#store, local: null, org, targets: req.targets, hold: 0n, holdId: null, tpmDraws: [], countedTokens: 0, now: this.#now });
     const targets = this.#checkPlan(plan, req);
     const managed = targets.some((t) => t.credential.billing === 'managed');
 
     const maxTokens = requestedMaxTokens(req.body);
     const tokens = likelyTokens(req.inputBytes, maxTokens);
     const draws = rateDraws(plan, req.caller, tokens);
+    const hold = worstCaseCharge({ model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens }, targets.map((t) => t.credential.billing));
+    const holdId = hold > 0n ? randomUUID() : null;
     const now = this.#now();
-    let store: StateStore | null = this.#store;
-    let taken: TakeResult;
+    let local: MemoryBuckets | null = null;
+    let admitted: AdmitResult;
     try {
-      taken = await this.#store.take(draws, now);
+      admitted = await this.#store.admit({
+        draws,
+        hold: holdId === null ? null : { org, holdId, amount: hold, allowance: plan.allowance, now: new Date(now), ttlMs: this.#holdTtlMs },
+        now,
+      });
     } catch (err) {
       // BYOK calls cost no credits: they go on under this process's own limits while the store is away.
       if (!(err instanceof StateUnavailableError) || managed) throw this.#unavailable(org, err);
-      store = null;
-      taken = this.#localBuckets.take(draws, now);
+      local = this.#localBuckets;
+      const taken = local.take(draws, now);
+      admitted = taken.ok ? taken : { ...taken, refused: 'rate' };
     }
-    if (!taken.ok) throw this.#deny(rateDenial(draws[taken.index]!, taken.level), Math.max(1, Math.ceil(taken.waitMs / 1000)));
-
-    const hold = worstCaseCharge({ model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens }, targets.map((t) => t.credential.billing));
-    const holdId = randomUUID();
-    if (hold > 0n) {
-      let reserved;
-      try {
-        reserved = await this.#store.reserve({ org, holdId, amount: hold, allowance: plan.allowance, now: new Date(now), ttlMs: this.#holdTtlMs });
-      } catch (err) {
-        throw this.#unavailable(org, err);
-      }
-      if (!reserved.ok) {
-        void this.#store.adjust(draws.map((d) => ({ ...d, cost: -d.cost })), now).catch(() => {});
-        const available = formatCredits(reserved.available > 0n ? reserved.available : 0n);
-        throw this.#deny({
-          code: 'credits_exhausted',
-          layer: 'org',
-          key: org,
-          current: available,
-          limit: formatCredits(hold),
-          reason: `This request may cost up to ${formatCredits(hold)} credits and the organization '${org}' has ${available} available (allowance left this period + wallet − credits held by requests in flight).`,
-        });
-      }
+    if (!admitted.ok && admitted.refused === 'rate') {
+      throw this.#deny(rateDenial(draws[admitted.index]!, admitted.level), Math.max(1, Math.ceil(admitted.waitMs / 1000)));
+    }
+    if (!admitted.ok) {
+      const available = formatCredits(admitted.available > 0n ? admitted.available : 0n);
+      throw this.#deny({
+        code: 'credits_exhausted',
+        layer: 'org',
+        key: org,
+        current: available,
+        limit: formatCredits(hold),
+        reason: `This request may cost up to ${formatCredits(hold)} credits and the organization '${org}' has ${available} available (allowance left this period + wallet − credits held by requests in flight).`,
+      });
     }
     const tpmDraws = draws.filter((d) => d.unit === 'tpm');
-    return new Admission(store ?? this.#localStore(), org, targets, hold, hold > 0n ? holdId : null, tpmDraws, tokens, this.#now);
-  }
-
-  /** What Admission adjusts TPM on when the shared store was away at admission. */
-  #localStore(): Pick<StateStore, 'adjust' | 'release'> {
-    return { adjust: async (draws, now) => this.#localBuckets.adjust(draws, now), release: async () => {} };
+    return new Admission({ store: this.#store, local, org, targets, hold, holdId, tpmDraws, countedTokens: tokens, now: this.#now });
   }
 
   #unavailable(org: string, err: unknown): Error {
@@ -205,65 +197,78 @@ function rateDenial(draw: TaggedDraw, level: number): DenialEnvelope {
   };
 }
 
-/** One admitted request: settle it with its charge, or release it when no upstream was reached. */
+interface AdmissionParts {
+  store: Pick<StateStore, 'adjust' | 'release'>;
+  /** This process's buckets, when the shared store was away at admission (a BYOK call). */
+  local: MemoryBuckets | null;
+  org: string;
+  targets: Target[];
+  hold: bigint;
+  holdId: string | null;
+  tpmDraws: TaggedDraw[];
+  countedTokens: number;
+  now: () => number;
+}
+
+/**
+ * One admitted request. Its charge's settle takes `settlement()` with it — the hold to drop and the
+ * TPM buckets to correct, in the same step that books the charge; without an upstream call it is
+ * released instead. Either ends it: what comes after is a no-op.
+ */
 export class Admission {
   readonly targets: Target[];
-  /** Names the credit hold (null: nothing held); the charge's settle drops the hold by it. */
+  /** Names the credit hold (null: nothing held). */
   readonly holdId: string | null;
-  readonly #store: Pick<StateStore, 'adjust' | 'release'>;
-  readonly #org: string;
-  readonly #hold: bigint;
-  readonly #tpmDraws: TaggedDraw[];
-  readonly #countedTokens: number;
-  readonly #now: () => number;
+  readonly #parts: AdmissionParts;
   #done = false;
 
-  constructor(
-    store: Pick<StateStore, 'adjust' | 'release'>,
-    org: string,
-    targets: Target[],
-    hold: bigint,
-    holdId: string | null,
-    tpmDraws: TaggedDraw[],
-    countedTokens: number,
-    now: () => number = Date.now,
-  ) {
-    this.#store = store;
-    this.#org = org;
-    this.targets = targets;
-    this.#hold = hold;
-    this.holdId = holdId;
-    this.#tpmDraws = tpmDraws;
-    this.#countedTokens = countedTokens;
-    this.#now = now;
+  constructor(parts: AdmissionParts) {
+    this.#parts = parts;
+    this.targets = parts.targets;
+    this.holdId = parts.holdId;
   }
 
   /** Credits held for this request, in pico-credits. */
   get hold(): bigint {
-    return this.#hold;
+    return this.#parts.hold;
   }
 
-  /**
-   * The charge was booked (the book's settle dropped the hold by its id, in the same step): count
-   * the real tokens. `holdDropped` false: the recorder did not know the hold, so release it here.
-   */
-  settle(record: UsageRecord, holdDropped = false): UsageRecord {
-    this.#finish(record.prompt_tokens + record.completion_tokens, !holdDropped);
-    return record;
-  }
-
-  /** No upstream was reached: nothing to charge, nothing counted. Safe to call after settle. */
-  release(): void {
-    this.#finish(0, true);
-  }
-
-  #finish(tokens: number, releaseHold: boolean): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (releaseHold && this.holdId !== null) void this.#store.release(this.#org, this.holdId).catch(() => {});
-    const delta = tokens - this.#countedTokens;
-    if (delta !== 0 && this.#tpmDraws.length > 0) {
-      void this.#store.adjust(this.#tpmDraws.map((d) => ({ ...d, cost: delta })), this.#now()).catch(() => {});
+  /** The hold and TPM corrections for the charge's settle (the real tokens replace the estimate). */
+  settlement(record: Pick<UsageRecord, 'prompt_tokens' | 'completion_tokens'>): Hold {
+    const { holdId, hold, local, now } = this.#parts;
+    if (this.#done) return { id: holdId, pico: hold, corrections: [] };
+    const corrections = this.#finish(record.prompt_tokens + record.completion_tokens);
+    if (local !== null) {
+      local.adjust(corrections, now());
+      return { id: holdId, pico: hold, corrections: [] };
     }
+    return { id: holdId, pico: hold, corrections };
+  }
+
+  /** Settles with no recorder to take the settlement (a charge booked elsewhere): drops the hold, corrects TPM. */
+  settle(record: Pick<UsageRecord, 'prompt_tokens' | 'completion_tokens'>): void {
+    if (this.#done) return;
+    this.#apply(this.#finish(record.prompt_tokens + record.completion_tokens));
+  }
+
+  /** No upstream was reached: nothing to charge, the tokens counted up front given back. */
+  release(): void {
+    if (this.#done) return;
+    this.#apply(this.#finish(0));
+  }
+
+  /** Ends the admission: the TPM corrections the reported tokens call for. */
+  #finish(tokens: number): TaggedDraw[] {
+    this.#done = true;
+    const delta = tokens - this.#parts.countedTokens;
+    return delta === 0 ? [] : this.#parts.tpmDraws.map((d) => ({ ...d, cost: delta }));
+  }
+
+  #apply(corrections: TaggedDraw[]): void {
+    const { store, local, org, holdId, now } = this.#parts;
+    if (holdId !== null) void store.release(org, holdId).catch(() => {});
+    if (corrections.length === 0) return;
+    if (local !== null) local.adjust(corrections, now());
+    else void store.adjust(corrections, now()).catch(() => {});
   }
 }

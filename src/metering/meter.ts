@@ -84,8 +84,7 @@ export class Meter {
       ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),
     };
     // The hold is dropped by the same step that books the charge: never a moment with neither.
-    const written = this.#recorder.record(record, result.pico, x.admission && { id: x.admission.holdId, pico: x.admission.hold });
-    x.admission?.settle(record, true);
+    const written = this.#recorder.record(record, result.pico, x.admission?.settlement(record));
 
     const m = this.#metrics;
     const genai = [x.operation, target.provider.name, modelLabel] as const;

@@ -1,5 +1,6 @@
 /** One metered exchange: what the ledger's charge entry keeps per upstream call. */
 import type { Operation } from '../catalog/types.ts';
+import type { Draw } from '../state/store.ts';
 
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
 
@@ -34,10 +35,11 @@ export interface UsageRecord {
   ttfb_ms: number | null;
 }
 
-/** The credits an admission held for the exchange (id null: nothing was held). */
+/** What an admission took for the exchange: the credit hold (id null: nothing held) and the TPM buckets to correct. */
 export interface Hold {
   id: string | null;
   pico: bigint;
+  corrections: readonly Draw[];
 }
 
 /** Where metered exchanges go: the ledger (src/metering/ledger/). */

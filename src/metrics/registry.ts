@@ -185,6 +185,12 @@ export function createMetrics() {
       labelNames: ['provider', 'model'] as const,
       registers: [registry],
     }),
+    stateStoreCalls: new Counter({
+      name: 'tollbooth_state_store_calls_total',
+      help: 'Round trips to the shared state store (state: redis), by operation: admit (rate limits and credit hold), settle (charge, hold and TPM correction), release, grant, balance.',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
     statePendingSettles: new Gauge({
       name: 'tollbooth_state_pending_settles',
       help: 'Charges written to the local ledger but not yet settled in the shared store (Redis was unreachable at the time); retried until it answers.',

@@ -67,12 +67,13 @@ export class ChargeBook implements UsageRecorder {
     const flags = this.#overHold(record, pico, hold);
     try {
       if (this.store instanceof MemoryStateStore) {
+        if (hold && hold.corrections.length > 0) this.store.correct(hold.corrections, Date.now());
         return this.#write(record, pico, this.store.book(record.org, holdId, pico, allowance, record.ts), flags);
       }
     } catch (err) {
       return this.#lost(record, err);
     }
-    const request: SettleRequest = { org: record.org, holdId: holdId ?? randomUUID(), pico, allowance, at: record.ts, record: JSON.stringify(record) };
+    const request: SettleRequest = { org: record.org, holdId: holdId ?? randomUUID(), pico, allowance, at: record.ts, record: JSON.stringify(record), corrections: hold?.corrections };
     const shared: ChargeExtras = { ...flags, instance: this.#instance, settle_id: request.holdId };
     return this.store.settle(request).then(
       (settled) => (settled.duplicate ? Promise.resolve() : this.#write(record, pico, settled.split, shared)),

@@ -15,15 +15,28 @@ export class MemoryBuckets {
   }
 
   take(draws: readonly Draw[], now: number): TakeResult {
+    const checked = this.check(draws, now);
+    if (!checked.ok) return checked;
+    this.apply(draws, checked.levels, now);
+    return { ok: true };
+  }
+
+  /** Whether every draw can be paid now, without taking anything. */
+  check(draws: readonly Draw[], now: number): { ok: true; levels: number[] } | { ok: false; index: number; waitMs: number; level: number } {
     const levels = draws.map((d) => levelAt(this.#buckets.get(d.key), d.rule, now));
-    let worst: TakeResult = { ok: true };
+    let worst: { index: number; waitMs: number } | null = null;
     draws.forEach((d, i) => {
       const wait = waitMs(levels[i]!, d.cost, d.rule);
-      if (wait > 0 && (worst.ok || wait > worst.waitMs)) worst = { ok: false, index: i, waitMs: wait, level: levels[i]! };
+      if (wait > 0 && (worst === null || wait > worst.waitMs)) worst = { index: i, waitMs: wait };
     });
-    if (!worst.ok) return worst;
+    if (worst === null) return { ok: true, levels };
+    const { index, waitMs: wait } = worst;
+    return { ok: false, index, waitMs: wait, level: levels[index]! };
+  }
+
+  /** Takes each draw's cost from the levels `check` found. */
+  apply(draws: readonly Draw[], levels: readonly number[], now: number): void {
     draws.forEach((d, i) => this.#set(d, levels[i]! - d.cost, now));
-    return worst;
   }
 
   adjust(draws: readonly Draw[], now: number): void {

@@ -7,7 +7,7 @@ import type { Accounts, Allowance, Split } from '../metering/ledger/accounts.ts'
 import { formatCredits } from '../metering/credits.ts';
 import type { GrantEntry } from '../metering/ledger/entry.ts';
 import { MemoryBuckets } from './memory-buckets.ts';
-import type { Draw, GrantRequest, GrantResult, ReserveRequest, ReserveResult, SettleRequest, SettleResult, StateBalance, StateStore, TakeResult } from './store.ts';
+import type { AdmitRequest, AdmitResult, Draw, GrantRequest, GrantResult, SettleRequest, SettleResult, StateBalance, StateStore, TakeResult } from './store.ts';
 
 interface OrgHolds {
   total: bigint;
@@ -33,18 +33,35 @@ export class MemoryStateStore implements StateStore {
     this.#buckets.adjust(draws, now);
   }
 
-  async reserve(r: ReserveRequest): Promise<ReserveResult> {
-    const holds = this.#orgHolds(r.org);
-    const available = this.#accounts.balance(r.org, r.allowance, r.now).spendable - holds.total;
-    if (holds.byId.has(r.holdId)) return { ok: true, available };
-    if (r.amount > available) return { ok: false, available };
-    holds.byId.set(r.holdId, r.amount);
-    holds.total += r.amount;
-    return { ok: true, available };
+  async admit(r: AdmitRequest): Promise<AdmitResult> {
+    return this.admitNow(r);
+  }
+
+  /** admit() without the promise. */
+  admitNow({ draws, hold, now }: AdmitRequest): AdmitResult {
+    const taken = this.#buckets.check(draws, now);
+    if (!taken.ok) return { ok: false, refused: 'rate', index: taken.index, waitMs: taken.waitMs, level: taken.level };
+    if (hold !== null && hold.amount > 0n) {
+      const holds = this.#orgHolds(hold.org);
+      if (!holds.byId.has(hold.holdId)) {
+        const available = this.#accounts.balance(hold.org, hold.allowance, hold.now).spendable - holds.total;
+        if (hold.amount > available) return { ok: false, refused: 'credits', available };
+        holds.byId.set(hold.holdId, hold.amount);
+        holds.total += hold.amount;
+      }
+    }
+    this.#buckets.apply(draws, taken.levels, now);
+    return { ok: true };
   }
 
   async settle(r: SettleRequest): Promise<SettleResult> {
+    if (r.corrections) this.#buckets.adjust(r.corrections, Date.now());
     return { split: this.book(r.org, r.holdId, r.pico, r.allowance, r.at), duplicate: false };
+  }
+
+  /** The buckets' own clock: corrections of a settle booked synchronously. */
+  correct(draws: readonly Draw[], now: number): void {
+    this.#buckets.adjust(draws, now);
   }
 
   /** settle() without the promise: the hot path of a single process books synchronously. */

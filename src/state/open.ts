@@ -37,7 +37,7 @@ export async function openStateStore({ config, env, ledger, metrics, log }: Open
     } else {
       log.error({ url: state.redis.url }, 'state: Redis unreachable: managed calls are denied (503, layer state) and BYOK calls use per-process limits until it is back');
     }
-  });
+  }, (operation) => metrics.stateStoreCalls.labels(operation).inc());
   metrics.stateStoreAvailable.labels('redis').set(0);
   redis.onAvailable = (fn) => listeners.push(fn);
   try {
@@ -50,7 +50,12 @@ export async function openStateStore({ config, env, ledger, metrics, log }: Open
 }
 
 /** The Redis store the config's `state.redis` names (not connected yet). */
-export async function redisStoreFor(config: TollboothConfig, env: NodeJS.ProcessEnv, onAvailability?: (available: boolean) => void): Promise<RedisStateStore> {
+export async function redisStoreFor(
+  config: TollboothConfig,
+  env: NodeJS.ProcessEnv,
+  onAvailability?: (available: boolean) => void,
+  onCall?: (operation: string) => void,
+): Promise<RedisStateStore> {
   const { redis } = config.state;
   // Loaded only when used: a single-process sidecar never loads the Redis client.
   const { RedisStateStore } = await import('./redis/redis-store.ts');
@@ -65,6 +70,7 @@ export async function redisStoreFor(config: TollboothConfig, env: NodeJS.Process
     connectTimeoutMs: redis.connect_timeout_ms,
     settledTtlSeconds: redis.settled_ttl_s,
     onAvailability,
+    onCall,
   });
 }
 

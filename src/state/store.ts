@@ -22,6 +22,22 @@ export type TakeResult =
   /** `index`: the draw that must wait longest; `level`: what its bucket holds now. */
   | { ok: false; index: number; waitMs: number; level: number };
 
+export interface AdmitRequest {
+  /** Rate-limit draws (RPM/TPM per key and per org). */
+  draws: readonly Draw[];
+  /** The credit hold, or null when nothing is held (BYOK, no plan). */
+  hold: ReserveRequest | null;
+  /** ms clock of the memory store (tests move it); the shared store uses the server's. */
+  now: number;
+}
+
+export type AdmitResult =
+  | { ok: true }
+  /** Rate-limited: nothing was taken. `index`: the draw that must wait longest; `level`: what its bucket holds. */
+  | { ok: false; refused: 'rate'; index: number; waitMs: number; level: number }
+  /** The hold does not fit: nothing was taken. `available`: allowance left + wallet − other holds. */
+  | { ok: false; refused: 'credits'; available: bigint };
+
 export interface ReserveRequest {
   org: string;
   /** Unique per admitted request: names the hold, and makes the settle idempotent. */
@@ -31,12 +47,6 @@ export interface ReserveRequest {
   now: Date;
   /** How long the hold lives if nobody settles or releases it (a crashed replica). */
   ttlMs: number;
-}
-
-export interface ReserveResult {
-  ok: boolean;
-  /** What the org could spend before this request: allowance left + wallet − holds of others. */
-  available: bigint;
 }
 
 export interface SettleRequest {
@@ -49,6 +59,8 @@ export interface SettleRequest {
   at: string;
   /** The full record, for the shared charge stream (redis); the memory store ignores it. */
   record: string;
+  /** TPM buckets to correct in the same step: cost = reported tokens − tokens counted at admission. */
+  corrections?: readonly Draw[];
 }
 
 export interface SettleResult {
@@ -82,8 +94,8 @@ export interface StateStore {
   take(draws: readonly Draw[], now: number): Promise<TakeResult>;
   /** Adds `cost` (negative: gives back) without a check; a bucket may go into debt. */
   adjust(draws: readonly Draw[], now: number): Promise<void>;
-  /** Holds `amount` if it fits in what the org can spend (allowance left + wallet − other holds). */
-  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /** Takes the rate-limit draws and holds the credits, in one step: all of it or nothing. */
+  admit(request: AdmitRequest): Promise<AdmitResult>;
   /** Books the charge (allowance first, then wallet) and drops the hold, in one step. */
   settle(request: SettleRequest): Promise<SettleResult>;
   /** Drops the hold without charging (no upstream was reached). Safe after settle. */

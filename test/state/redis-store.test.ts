@@ -87,7 +87,7 @@ describe('Redis state store', { skip: REDIS_SKIP }, () => {
     const allowance: Allowance = { pico: credits('50'), period: 'daily' };
     const hold = credits('1.7');
     const results = await Promise.all(
-      Array.from({ length: 200 }, () => store.reserve({ org, holdId: randomUUID(), amount: hold, allowance, now: new Date(), ttlMs: 60_000 })),
+      Array.from({ length: 200 }, () => store.admit({ draws: [], hold: { org, holdId: randomUUID(), amount: hold, allowance, now: new Date(), ttlMs: 60_000 }, now: Date.now() })),
     );
     const granted = results.filter((r) => r.ok).length;
     assert.equal(granted, 29, '29 × 1.7 = 49.3 fits in 50, a 30th would not');
@@ -99,7 +99,7 @@ describe('Redis state store', { skip: REDIS_SKIP }, () => {
     const org = 'idem';
     await store.grant({ org, grantId: 'g', pico: credits('100'), entry: '{}' });
     const holdId = randomUUID();
-    assert.ok((await store.reserve({ org, holdId, amount: credits('5'), allowance: null, now: new Date(), ttlMs: 60_000 })).ok);
+    assert.ok((await store.admit({ draws: [], hold: { org, holdId, amount: credits('5'), allowance: null, now: new Date(), ttlMs: 60_000 }, now: Date.now() })).ok);
     assert.equal((await store.balance(org, null, new Date())).held, credits('5'));
     const first = await settle(org, credits('2'), null, holdId);
     const again = await settle(org, credits('2'), null, holdId);
@@ -126,12 +126,38 @@ describe('Redis state store', { skip: REDIS_SKIP }, () => {
     const org = 'ttl';
     await store.grant({ org, grantId: 'g', pico: credits('10'), entry: '{}' });
     const holdId = randomUUID();
-    assert.ok((await store.reserve({ org, holdId, amount: credits('8'), allowance: null, now: new Date(), ttlMs: 1 })).ok);
+    assert.ok((await store.admit({ draws: [], hold: { org, holdId, amount: credits('8'), allowance: null, now: new Date(), ttlMs: 1 }, now: Date.now() })).ok);
     // Wait for the server's clock, not ours: the hold is gone once a balance read sweeps it.
     let held = credits('8');
     while (held !== 0n) held = (await store.balance(org, null, new Date())).held;
     await settle(org, credits('3'), null, holdId);
     assert.equal((await store.balance(org, null, new Date())).wallet, credits('7'));
+  });
+
+  test('admit is all or nothing: a refused hold takes no rate-limit draw, a refused draw holds nothing', async () => {
+    const org = 'admit';
+    await store.grant({ org, grantId: 'g', pico: credits('3'), entry: '{}' });
+    const rule = { capacity: 10, perSecond: 10 / 60 };
+    const draws = [{ org, key: 'rpm:org:admit', cost: 1, rule }];
+    const hold = (amount: string) => ({ org, holdId: randomUUID(), amount: credits(amount), allowance: null, now: new Date(), ttlMs: 60_000 });
+    assert.deepEqual(await store.admit({ draws, hold: hold('2'), now: Date.now() }), { ok: true });
+    const refused = await store.admit({ draws, hold: hold('2'), now: Date.now() });
+    assert.deepEqual(refused, { ok: false, refused: 'credits', available: credits('1') });
+    // 9 draws left in the bucket, not 8: the refused admission took none.
+    for (let i = 0; i < 9; i++) assert.equal((await store.admit({ draws, hold: null, now: Date.now() })).ok, true);
+    const limited = await store.admit({ draws, hold: hold('0.5'), now: Date.now() });
+    assert.equal(limited.ok === false && limited.refused, 'rate');
+    assert.equal((await store.balance(org, null, new Date())).held, credits('2'), 'the rate-limited admission held nothing');
+  });
+
+  test('a settle corrects the TPM buckets in the same step', async () => {
+    const org = 'tpm';
+    const rule = { capacity: 1000, perSecond: 1000 / 60 };
+    const draw = { org, key: 'tpm:org:tpm', cost: 600, rule };
+    assert.equal((await store.admit({ draws: [draw], hold: null, now: Date.now() })).ok, true);
+    // 600 counted up front, 100 reported: 500 given back, so 900 fit again.
+    await store.settle({ org, holdId: randomUUID(), pico: 0n, allowance: null, at: new Date().toISOString(), record: '{}', corrections: [{ ...draw, cost: -500 }] });
+    assert.equal((await store.admit({ draws: [{ ...draw, cost: 890 }], hold: null, now: Date.now() })).ok, true);
   });
 
   test('rate buckets are shared: all-or-nothing across draws', async () => {

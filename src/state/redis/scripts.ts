@@ -59,15 +59,66 @@ export interface ScriptDefinition {
   lua: string;
 }
 
+// Rate-limit buckets: level refills at `rate`/s up to `cap`; a key's TTL is how long its state matters.
+const BUCKETS = `
+local function levelOf(key, cap, rate, now)
+  local s = redis.call('HMGET', key, 'l', 'at')
+  if not s[1] then return cap end
+  return math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) / 1000 * rate)
+end
+local function storeLevel(key, level, cap, rate, now)
+  if level >= cap then redis.call('DEL', key) return end
+  redis.call('HSET', key, 'l', tostring(level), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((cap - level) / rate * 1000) + 1000)
+end
+-- Draws are KEYS[first..] with ARGV triplets (capacity, per second, cost) from ARGV[argAt].
+-- Returns 0 when all can be taken (levels in \`levels\`), else the 1-based index of the longest wait, and it.
+local function check(first, argAt, now, levels)
+  local worst, worstWait = 0, 0
+  for i = first, #KEYS do
+    local a = argAt + 3 * (i - first)
+    local cap, rate, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    levels[i] = levelOf(KEYS[i], cap, rate, now)
+    local need = math.min(cost, cap)
+    if levels[i] < need then
+      local wait = (need - levels[i]) / rate * 1000
+      if wait > worstWait then worst, worstWait = i, wait end
+    end
+  end
+  return worst, worstWait
+end
+-- Takes (or, without a check, adds: negative costs give back) every draw's cost.
+local function apply(first, argAt, now, levels)
+  for i = first, #KEYS do
+    local a = argAt + 3 * (i - first)
+    local cap, rate = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local level = levels[i] or levelOf(KEYS[i], cap, rate, now)
+    storeLevel(KEYS[i], level - tonumber(ARGV[a + 2]), cap, rate, now)
+  end
+end
+`;
+
 /**
- * KEYS: acct, allow, holds, holdexp.
- * ARGV: hold id, amount w, amount r, has allowance (1/0), allowance w, r, period, ttl ms.
- * → {ok (1/0), available w, available r}: available = allowance left + wallet − holds (before this one).
+ * Admission in one step: the rate-limit draws and the credit hold, all or nothing.
+ * KEYS: acct, allow, holds, holdexp, then one bucket per draw.
+ * ARGV: hold id, amount w, amount r (0 0: no hold), has allowance (1/0), allowance w, r, period,
+ *       ttl ms, then (capacity, per second, cost) per draw.
+ * → {1, available w, r} admitted; {0, available w, r} credits refused (nothing taken);
+ *   {2, draw index (0-based), wait ms, level} rate-limited (nothing taken).
+ * available = allowance left + wallet − holds (before this one).
  */
-const reserve: ScriptDefinition = {
-  numberOfKeys: 4,
-  lua: `${COMMON}
+const admit: ScriptDefinition = {
+  numberOfKeys: -1,
+  lua: `${COMMON}${BUCKETS}
 local now = nowMs()
+local levels = {}
+local worst, wait = check(5, 9, now, levels)
+if worst > 0 then return {2, worst - 5, tostring(wait), tostring(levels[worst])} end
+local mw, mr = tonumber(ARGV[2]), tonumber(ARGV[3])
+if mw == 0 and mr == 0 then
+  apply(5, 9, now, levels)
+  return {1, '0', '0'}
+end
 sweep(KEYS[1], KEYS[3], KEYS[4], now)
 local hw, hr = get(KEYS[1], 'held')
 local ww, wr = get(KEYS[1], 'wallet')
@@ -79,8 +130,8 @@ if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
   aw, ar = add(aw, ar, xw, xr)
   return {1, fmt(aw), fmt(ar)}
 end
-local mw, mr = tonumber(ARGV[2]), tonumber(ARGV[3])
 if cmp(aw, ar, mw, mr) < 0 then return {0, fmt(aw), fmt(ar)} end
+apply(5, 9, now, levels)
 hw, hr = add(hw, hr, mw, mr)
 put(KEYS[1], 'held', hw, hr)
 redis.call('HSET', KEYS[3], ARGV[1], fmt(mw) .. ' ' .. fmt(mr))
@@ -90,17 +141,20 @@ return {1, fmt(aw), fmt(ar)}
 };
 
 /**
- * KEYS: acct, allow, holds, holdexp, settled marker of this hold, charge stream.
- * ARGV: hold id, charge w, charge r, has allowance, allowance w, r, period, marker ttl s, record, instance.
+ * KEYS: acct, allow, holds, holdexp, settled marker of this hold, charge stream, then buckets to
+ *       correct (TPM counted up front vs the tokens reported).
+ * ARGV: hold id, charge w, charge r, has allowance, allowance w, r, period, marker ttl s, record,
+ *       instance, then (capacity, per second, correction) per bucket.
  * → {duplicate (1/0), "period fromAllowance_w fromAllowance_r fromWallet_w fromWallet_r"}.
  * The hold is dropped, the charge paid from the period's allowance first, then the wallet, and the
  * charge appended to the org's stream, in one step: a balance and the stream never disagree.
  */
 const settle: ScriptDefinition = {
-  numberOfKeys: 6,
-  lua: `${COMMON}
+  numberOfKeys: -1,
+  lua: `${COMMON}${BUCKETS}
 local done = redis.call('GET', KEYS[5])
 if done then return {1, done} end
+apply(7, 11, nowMs(), {})
 local h = redis.call('HGET', KEYS[3], ARGV[1])
 if h then
   local hw, hr = get(KEYS[1], 'held')
@@ -191,20 +245,6 @@ return {fmt(ww), fmt(wr), fmt(gw), fmt(gr), fmt(cw), fmt(cr), fmt(hw), fmt(hr), 
 `,
 };
 
-const BUCKETS = `
-local now = nowMs()
-local function levelOf(key, cap, rate)
-  local s = redis.call('HMGET', key, 'l', 'at')
-  if not s[1] then return cap end
-  return math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) / 1000 * rate)
-end
-local function store(key, level, cap, rate)
-  if level >= cap then redis.call('DEL', key) return end
-  redis.call('HSET', key, 'l', tostring(level), 'at', tostring(now))
-  redis.call('PEXPIRE', key, math.ceil((cap - level) / rate * 1000) + 1000)
-end
-`;
-
 /**
  * KEYS: one bucket per draw. ARGV: capacity, per second, cost for each draw, in KEYS' order.
  * → {1} when every draw was taken; {0, index (0-based), wait ms, level} when none was.
@@ -212,21 +252,11 @@ end
 const take: ScriptDefinition = {
   numberOfKeys: -1,
   lua: `${COMMON}${BUCKETS}
+local now = nowMs()
 local levels = {}
-local worst, worstWait = 0, 0
-for i = 1, #KEYS do
-  local cap, rate, cost = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
-  levels[i] = levelOf(KEYS[i], cap, rate)
-  local need = math.min(cost, cap)
-  if levels[i] < need then
-    local wait = (need - levels[i]) / rate * 1000
-    if wait > worstWait then worst, worstWait = i, wait end
-  end
-end
-if worst > 0 then return {0, worst - 1, tostring(worstWait), tostring(levels[worst])} end
-for i = 1, #KEYS do
-  store(KEYS[i], levels[i] - tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]))
-end
+local worst, wait = check(1, 1, now, levels)
+if worst > 0 then return {0, worst - 1, tostring(wait), tostring(levels[worst])} end
+apply(1, 1, now, levels)
 return {1}
 `,
 };
@@ -235,13 +265,10 @@ return {1}
 const adjust: ScriptDefinition = {
   numberOfKeys: -1,
   lua: `${COMMON}${BUCKETS}
-for i = 1, #KEYS do
-  local cap, rate = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1])
-  store(KEYS[i], levelOf(KEYS[i], cap, rate) - tonumber(ARGV[3 * i]), cap, rate)
-end
+apply(1, 1, nowMs(), {})
 return 1
 `,
 };
 
-export const SCRIPTS = { reserve, settle, release, grant, balance, take, adjust } as const;
+export const SCRIPTS = { admit, settle, release, grant, balance, take, adjust } as const;
 export type ScriptName = keyof typeof SCRIPTS;
