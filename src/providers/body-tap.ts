@@ -71,3 +71,29 @@ function notAnAnswer(body: Buffer): boolean {
     return true;
   }
 }
+
+/**
+ * What an SSE parser holds: the bytes since the stream's last event boundary (a blank line). A
+ * hostile upstream that never ends an event would make it hold everything; past `limit` the stream
+ * is treated as broken instead.
+ */
+export class SseBacklog {
+  readonly #limit: number;
+  #since = 0;
+  #endsWithNewline = false;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Counts a chunk; false once the event in progress has grown past the limit. */
+  push(chunk: Uint8Array): boolean {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const boundary = Math.max(bytes.lastIndexOf('\n\n'), bytes.lastIndexOf('\n\r\n'));
+    if (boundary !== -1) this.#since = bytes.length - boundary;
+    else if (this.#endsWithNewline && (bytes[0] === 0x0a || (bytes[0] === 0x0d && bytes[1] === 0x0a))) this.#since = bytes.length;
+    else this.#since += bytes.length;
+    if (bytes.length > 0) this.#endsWithNewline = bytes[bytes.length - 1] === 0x0a;
+    return this.#since <= this.#limit;
+  }
+}

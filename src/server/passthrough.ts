@@ -9,7 +9,7 @@ import { forwardableHeaders } from '../credentials/outbound-headers.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import { billedUsage, type Usage } from '../metering/usage.ts';
-import { setTapWindow } from '../providers/body-tap.ts';
+import { setTapWindow, SseBacklog } from '../providers/body-tap.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { baseUrlFor, type Target } from '../routing/target.ts';
 import { transportError, type OutboundRequest } from '../upstream/transport.ts';
@@ -157,6 +157,10 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   // The body streams through unbuffered; the tap keeps at most a bounded window of it.
   setTapWindow(limits.max_upstream_body_bytes);
   const tap = adapter.tap(info, contentType);
+  // An SSE tap's parser holds an event until it ends: past the window the tap stops reading (the
+  // bytes still go through), and the usage is estimated.
+  const backlog = contentType.includes('text/event-stream') ? new SseBacklog(limits.max_upstream_body_bytes) : null;
+  let tapping = true;
   const writer = new StreamWriter(res);
   // The answer's last byte waits for its charge to be in the ledger file. With a content-length,
   // the last byte of the body is that byte, so one byte is always kept back. Otherwise (chunked)
@@ -168,7 +172,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   let cut = false;
   try {
     const end = await response.body.forEachChunk((chunk) => {
-      tap.push(chunk);
+      if (tapping && backlog !== null) tapping = backlog.push(chunk);
+      if (tapping) tap.push(chunk);
       if (held !== undefined && !sized) {
         held = Buffer.concat([held, chunk]);
         return true;

@@ -14,6 +14,8 @@ import type { ExchangeOutcome } from '../metering/record.ts';
 import { billedUsage, estimated, type Usage } from '../metering/usage.ts';
 import type { ProviderAdapter, TranslatedResponse } from '../providers/contract.ts';
 import { createAdapter } from '../providers/registry.ts';
+import { SseBacklog } from '../providers/body-tap.ts';
+import { sseErrorEvent } from '../providers/sse.ts';
 import { badSuccess, errorInSuccess } from '../providers/upstream-error.ts';
 import { planTargets } from '../routing/plan.ts';
 import type { Strategy } from '../routing/routing-health.ts';
@@ -209,7 +211,8 @@ async function attempt(
     // The head goes to the client now: from here on, no failover and no deadline (the idle limit
     // between chunks still ends a stalled stream, with an error event).
     releaseDeadline();
-    const result = await streamToClient(call, target, adapter, response.body, res, headers, signal);
+    const sse = String(response.headers['content-type'] ?? '').includes('text/event-stream');
+    const result = await streamToClient(call, target, adapter, response.body, res, headers, signal, sse);
     observe(200, firstByteAt, { streamFailed: result.outcome === 'truncated' || result.outcome === 'stream_error' });
     services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
     const { written } = settle(result.outcome, result.usage);
@@ -269,8 +272,13 @@ async function streamToClient(
   res: ServerResponse,
   headers: Record<string, string>,
   signal: AbortSignal,
+  sse: boolean,
 ): Promise<{ outcome: ExchangeOutcome; usage: Usage | null; clientLeft: boolean; end(): void }> {
   const translator = adapter.stream(call.operation);
+  // The translator's parser holds an event until it ends: bounded like any upstream body.
+  const limit = call.ctx.runtime.config.limits.max_upstream_body_bytes;
+  const backlog = sse ? new SseBacklog(limit) : null;
+  let overflow = false;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers });
   // The head leaves with the first chunk (one syscall, not two), or on its own if that is slow.
   const flushHead = setTimeout(() => res.flushHeaders(), HEAD_ALONE_AFTER_MS);
@@ -283,11 +291,17 @@ async function streamToClient(
     finished = true;
     clearTimeout(flushHead);
     // A stalled or cut upstream ends with the translator's explicit error event, never a clean end.
-    const tail = translator.finish();
+    const tail = overflow
+      ? sseErrorEvent('upstream_response_too_large', `An upstream stream event grew past the limit of ${limit} bytes; the stream was ended.`)
+      : translator.finish();
     if (tail.length > 0) held.push(tail);
   };
   try {
     const end = await upstream.forEachChunk((chunk) => {
+      if (backlog !== null && !backlog.push(chunk)) {
+        overflow = true;
+        return false;
+      }
       let out = translator.push(chunk);
       if (out.length === 0) return true;
       if (held.length > 0 || translator.outcome !== null) {
@@ -307,7 +321,7 @@ async function streamToClient(
       }
       return writer.write(out);
     }, finish);
-    clientLeft = end === 'stopped';
+    clientLeft = end === 'stopped' && !overflow;
   } catch {
     // The upstream body failed mid-way (reset, idle limit) or the client left and aborted it.
     clientLeft = clientLeft || signal.aborted;
@@ -315,7 +329,9 @@ async function streamToClient(
   if (!finished) finish();
   const outcome: ExchangeOutcome = clientLeft
     ? 'aborted'
-    : translator.outcome === 'complete'
+    : overflow
+      ? 'truncated'
+      : translator.outcome === 'complete'
       ? 'ok'
       : translator.outcome === 'error'
         ? 'stream_error'

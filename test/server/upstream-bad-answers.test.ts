@@ -107,6 +107,34 @@ describe('2xx answers that are not answers, and answers past the body limit', ()
     assert.equal((err.error as { code?: string }).code, 'upstream_response_too_large');
   });
 
+  test('unified: a stream event that never ends is cut at the limit with an error event, charged nothing', async () => {
+    primary.reset();
+    const endless = `data: {"id":"chatcmpl-x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${'z'.repeat(4 * LIMIT)}`;
+    primary.on('POST', '/v1/chat/completions', { frames: [endless] });
+    const stream = await gw.openai().chat.completions.create({ ...chat, stream: true });
+    await assert.rejects(async () => {
+      for await (const _ of stream);
+    }, /grew past the limit/);
+    const record = (await gw.usage()).at(-1)!;
+    assert.equal(record.outcome, 'truncated');
+    assert.equal(record.credits, '0', 'no token reached the client');
+  });
+
+  test('passthrough: a stream event past the window goes through unchanged; the tap stops reading it', async () => {
+    primary.reset();
+    const endless = `data: {"id":"chatcmpl-x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${'z'.repeat(4 * LIMIT)}`;
+    primary.on('POST', '/v1/chat/completions', { frames: [endless] });
+    const res = await fetch(`${gw.url}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEYS.member}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...chat, stream: true }),
+    });
+    assert.equal(await res.text(), endless, 'every byte, unchanged');
+    const record = (await gw.usage()).at(-1)!;
+    assert.equal(record.api, 'native');
+    assert.equal(record.outcome, 'truncated', 'the stream never ended its event');
+  });
+
   test('passthrough: a body past the limit streams through unchanged; usage beyond the tap window is estimated', async () => {
     primary.reset();
     const message = fixtureJson('anthropic/anthropic-text.json');
