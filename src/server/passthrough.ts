@@ -29,6 +29,8 @@ const DROP_REQUEST_HEADERS = new Set<string>([
   'accept-encoding',
 ]);
 const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'alt-svc']);
+/** The most of a stream's tail (from `data: [DONE]`) held for its charge. */
+const HELD_MAX_BYTES = 64 * 1024;
 
 export async function passthrough(ctx: RequestContext, provider: ProviderRecord, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { runtime, services } = ctx;
@@ -175,8 +177,15 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
       if (tapping && backlog !== null) tapping = backlog.push(chunk);
       if (tapping) tap.push(chunk);
       if (held !== undefined && !sized) {
-        held = Buffer.concat([held, chunk]);
-        return true;
+        // Bytes after [DONE] are relayed unchanged too; past a bound they go on at once, and only
+        // the end of the response waits.
+        if (held.length + chunk.length <= HELD_MAX_BYTES) {
+          held = Buffer.concat([held, chunk]);
+          return true;
+        }
+        writer.write(held);
+        held = new Uint8Array(0);
+        return writer.write(chunk);
       }
       if (!sized) {
         const done = doneEventAt(chunk);

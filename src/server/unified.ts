@@ -287,6 +287,7 @@ async function streamToClient(
   let clientLeft = false;
   let finished = false;
   const held: (string | Uint8Array)[] = [];
+  let heldBytes = 0;
   const finish = () => {
     finished = true;
     clearTimeout(flushHead);
@@ -305,7 +306,10 @@ async function streamToClient(
       let out = translator.push(chunk);
       if (out.length === 0) return true;
       if (held.length > 0 || translator.outcome !== null) {
-        held.push(out);
+        // After the end nothing counts (the SDKs stopped reading at [DONE]); what a hostile upstream
+        // sends on is not held without bound.
+        heldBytes += out.length;
+        if (heldBytes <= HELD_MAX_BYTES) held.push(out);
         return true;
       }
       const done = doneEventAt(out);
@@ -343,6 +347,9 @@ async function streamToClient(
   };
   return { outcome, usage, clientLeft, end };
 }
+
+/** The most of a stream's last bytes held for its charge (the usage chunk and [DONE] are far less). */
+const HELD_MAX_BYTES = 64 * 1024;
 
 /** How long a stream's head waits for its first chunk before it is sent alone. */
 const HEAD_ALONE_AFTER_MS = 20;
