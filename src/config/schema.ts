@@ -232,7 +232,7 @@ export const mainConfigSchema = {
       default: {},
       properties: {
         mode: { enum: ['memory', 'redis'], default: 'memory' },
-        on_unavailable: { enum: ['deny'], default: 'deny' },
+        on_unavailable: { enum: ['deny', 'local'], default: 'deny' },
         hold_ttl_ms: { type: 'integer', minimum: 1000, default: 900_000 },
         instance_id: { type: ['string', 'null'], pattern: '^[A-Za-z0-9._:-]{1,128}$', default: null },
         redis: {
@@ -253,6 +253,17 @@ export const mainConfigSchema = {
             command_timeout_ms: { type: 'integer', minimum: 10, default: 1000 },
             connect_timeout_ms: { type: 'integer', minimum: 10, default: 2000 },
             settled_ttl_s: { type: 'integer', minimum: 60, default: 604_800 },
+          },
+        },
+        leases: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            holds_per_lease: { type: 'integer', minimum: 1, maximum: 10_000, default: 16 },
+            share: { type: 'integer', minimum: 1, maximum: 1000, default: 4 },
+            idle_ms: { type: 'integer', minimum: 100, default: 2000 },
           },
         },
       },

@@ -172,8 +172,11 @@ export interface WatchConfig {
 /** Where money and limits are decided: this process (memory) or Redis/Valkey shared by every replica. */
 export interface StateConfig {
   mode: 'memory' | 'redis';
-  /** What managed calls get while Redis is unreachable: `deny` (a 503 DenialEnvelope, layer state). */
-  on_unavailable: 'deny';
+  /**
+   * What managed calls get while Redis is unreachable: `deny` (a 503 DenialEnvelope, layer state), or
+   * `local`: admitted against what this replica's credit lease still holds, then denied like `deny`.
+   */
+  on_unavailable: 'deny' | 'local';
   /** A hold left by a replica that died before settling frees itself after this long. */
   hold_ttl_ms: number;
   /** Names this process in the shared charge stream (default: host name + a digest of the ledger dir). */
@@ -188,5 +191,15 @@ export interface StateConfig {
     connect_timeout_ms: number;
     /** How long a settled hold id is remembered, making a replayed settle a no-op. */
     settled_ttl_s: number;
+  };
+  /** Credit leases: a replica admits from a slice of the org's credits it holds, with no round trip. */
+  leases: {
+    enabled: boolean;
+    /** A lease grows by this many times the request's hold… */
+    holds_per_lease: number;
+    /** …but by at most 1/share of what the org has available. */
+    share: number;
+    /** A lease unused this long goes back to the org. */
+    idle_ms: number;
   };
 }

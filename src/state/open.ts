@@ -71,6 +71,10 @@ export async function redisStoreFor(
     settledTtlSeconds: redis.settled_ttl_s,
     onAvailability,
     onCall,
+    onUnavailable: config.state.on_unavailable,
+    leases: config.state.leases.enabled
+      ? { holdsPerLease: config.state.leases.holds_per_lease, share: config.state.leases.share, idleMs: config.state.leases.idle_ms, holdTtlMs: config.state.hold_ttl_ms }
+      : undefined,
   });
 }
 

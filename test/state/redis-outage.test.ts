@@ -94,3 +94,63 @@ describe('Redis unreachable', { skip: REDIS_SKIP }, () => {
     assert.equal((await chat('gpt-4.1-nano')).status, 200);
   });
 });
+
+describe('Redis unreachable with on_unavailable: local', { skip: REDIS_SKIP }, () => {
+  let upstream: FakeUpstream;
+  let gw: TestGateway;
+  let redis: ChildProcess;
+  let port: number;
+  const dir = mkdtempSync(join(tmpdir(), 'tollbooth-redis-'));
+
+  const metric = async (name: string) => new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(await gw.metrics())?.[1];
+  const waitFor = async (name: string, want: string) => {
+    while ((await metric(name)) !== want) await new Promise((r) => setTimeout(r, 20));
+  };
+  const chat = () =>
+    fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEYS.member}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4.1-nano', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1000 }),
+    });
+
+  before(async () => {
+    port = await freePort();
+    redis = startRedis(port, dir);
+    upstream = await FakeUpstream.start();
+    upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
+    gw = await startTestGateway({
+      upstream,
+      config: {
+        state: { mode: 'redis', on_unavailable: 'local', leases: { holds_per_lease: 8, share: 1 }, redis: { url: `redis://127.0.0.1:${port}` } },
+        plans: { starter: { allowance: { credits: '1000', period: 'daily' } } },
+        orgs: [{ id: 'acme', name: 'Acme', plan: 'starter' }, { id: 'globex', name: 'Globex' }],
+      },
+    });
+    await waitFor('tollbooth_state_store_available', '1');
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    redis?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the replica serves from its lease while Redis is away, and settles those charges once it is back', async () => {
+    assert.equal((await chat()).status, 200, 'the first call takes a lease');
+    spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
+    await once(redis, 'exit');
+    await waitFor('tollbooth_state_store_available', '0');
+
+    assert.equal((await chat()).status, 200, 'served from what the lease still holds');
+    await waitFor('tollbooth_state_pending_settles', '1');
+    const charges = await gw.usage();
+    assert.equal(charges.length, 2);
+
+    // Redis comes back empty (no persistence): the pending settle is booked there.
+    redis = startRedis(port, dir);
+    await waitFor('tollbooth_state_store_available', '1');
+    await waitFor('tollbooth_state_pending_settles', '0');
+    const balance = await (await fetch(`${gw.opsUrl}/orgs/acme/balance`, { headers: { authorization: `Bearer ${CALLER_KEYS.owner}`, 'x-organization-id': 'acme' } })).json() as { charged: string };
+    assert.equal(balance.charged, charges[1]!.credits, 'the charge made during the outage reached Redis (what came before was lost with it: reconcile --repair restores it)');
+  });
+});

@@ -14,6 +14,7 @@ import { StateUnavailableError } from '../store.ts';
 import { fromPair, toPair } from './amount.ts';
 import { StateKeys } from './keys.ts';
 import { SCRIPTS, type ScriptName } from './scripts.ts';
+import { allowanceArgs, LeaseBook, parseSplit } from './leases.ts';
 
 export interface RedisStoreOptions {
   url: string;
@@ -30,6 +31,10 @@ export interface RedisStoreOptions {
   onAvailability?(available: boolean): void;
   /** Each round trip to Redis, by operation (a metric). */
   onCall?(operation: string): void;
+  /** What admission does while Redis is unreachable (see state.on_unavailable). */
+  onUnavailable?: 'deny' | 'local';
+  /** Credit leases (see leases.ts); absent: a hold per request. */
+  leases?: { holdsPerLease: number; share: number; idleMs: number; holdTtlMs: number };
 }
 
 const SHAS = Object.fromEntries(
@@ -43,6 +48,7 @@ export class RedisStateStore implements StateStore {
   readonly #options: RedisStoreOptions;
   readonly #knownOrgs = new Set<string>();
   #available = false;
+  readonly #leases: LeaseBook | null;
   onAvailable?: (fn: () => void) => void;
 
   constructor(options: RedisStoreOptions) {
@@ -62,6 +68,17 @@ export class RedisStateStore implements StateStore {
       lazyConnect: true,
     };
     this.client = new Redis(options.url, redisOptions);
+    const leases = options.leases;
+    this.#leases = leases
+      ? new LeaseBook((name, keys, args) => this.#run(name, keys, args), this.keys, {
+          holdsPerLease: BigInt(leases.holdsPerLease),
+          share: leases.share,
+          idleMs: leases.idleMs,
+          holdTtlMs: leases.holdTtlMs,
+          settledTtlSeconds: options.settledTtlSeconds,
+          instanceId: options.instanceId,
+        }, () => this.#available)
+      : null;
     this.client.on('ready', () => this.#setAvailable(true));
     this.client.on('close', () => this.#setAvailable(false));
     // Connection errors are reported through `available` (and each failed command): never thrown.
@@ -95,6 +112,11 @@ export class RedisStateStore implements StateStore {
   async admit({ draws, hold }: AdmitRequest): Promise<AdmitResult> {
     const org = hold?.org ?? draws[0]?.org;
     if (org === undefined) return { ok: true };
+    // Without rate-limit draws, a lease admits with no round trip (most of the time).
+    // While Redis is unreachable a lease admits only under `on_unavailable: local` (its credits are
+    // held for this replica, so the overspend bound holds); `deny` refuses below, like any managed call.
+    const leaseUsable = this.#leases !== null && (this.#available || this.#options.onUnavailable === 'local');
+    if (leaseUsable && draws.length === 0 && hold !== null && hold.amount > 0n && (await this.#leases!.admit(hold))) return { ok: true };
     const k = this.keys;
     const amount = toPair(hold?.amount ?? 0n);
     const out = (await this.#run(
@@ -108,8 +130,9 @@ export class RedisStateStore implements StateStore {
   }
 
   async settle(r: SettleRequest): Promise<SettleResult> {
-    const k = this.keys;
     this.#noteOrg(r.org);
+    if (this.#leases?.has(r.holdId)) return this.#leases.settle(r);
+    const k = this.keys;
     const pico = toPair(r.pico);
     const out = (await this.#run(
       'settle',
@@ -120,6 +143,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async release(org: string, holdId: string): Promise<void> {
+    if (this.#leases?.has(holdId)) return this.#leases.release(holdId);
     const k = this.keys;
     await this.#run('release', [k.account(org), k.holds(org), k.holdExpiry(org)], [holdId]);
   }
@@ -157,6 +181,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    await this.#leases?.close();
     this.client.disconnect();
   }
 
@@ -201,17 +226,6 @@ export class RedisStateStore implements StateStore {
   }
 }
 
-function allowanceArgs(allowance: Allowance | null, at: string): [string, string, string, string] {
-  if (allowance === null) return ['0', '0', '0', '-'];
-  const pair = toPair(allowance.pico);
-  return ['1', pair.w, pair.r, periodKey(allowance.period, at)];
-}
-
 function bucketArgs(draws: readonly Draw[]): string[] {
   return draws.flatMap((d) => [String(d.rule.capacity), String(d.rule.perSecond), String(d.cost)]);
-}
-
-function parseSplit(text: string): SettleResult['split'] {
-  const [period, aw, ar, ww, wr] = text.split(' ') as [string, string, string, string, string];
-  return { period: period === '-' ? null : period, fromAllowance: fromPair(aw, ar), fromWallet: fromPair(ww, wr) };
 }

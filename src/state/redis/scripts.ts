@@ -206,6 +206,119 @@ return 1
 };
 
 /**
+ * A credit lease: a slice of what the org can spend, held for one replica (a hold named
+ * `lease:<instance>`), which then admits requests against it with no round trip.
+ * KEYS: acct, allow, holds, holdexp.
+ * ARGV: lease id, mode ('grow' | 'shrink'), amount w, r, has allowance, allowance w, r, period,
+ *       ttl ms, share.
+ * grow: adds up to `amount`, but never more than 1/share of what the org has available.
+ * shrink: gives back what the lease holds above `amount` (a replica returning what it did not use).
+ * → {lease w, r}: what the lease holds now.
+ */
+const lease: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua: `${COMMON}
+local now = nowMs()
+sweep(KEYS[1], KEYS[3], KEYS[4], now)
+local cw, cr = 0, 0
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if current then cw, cr = pair(current) end
+local mw, mr = tonumber(ARGV[3]), tonumber(ARGV[4])
+local hw, hr = get(KEYS[1], 'held')
+local nw, nr = cw, cr
+if ARGV[2] == 'grow' then
+  local ww, wr = get(KEYS[1], 'wallet')
+  local lw, lr = allowanceLeft(KEYS[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+  local sw, sr = add(ww, wr, lw, lr)
+  local aw, ar = sub(sw, sr, hw, hr)
+  if aw >= 0 then
+    -- available / share, exactly: whole part, then the remainder carried into the pico part.
+    local share = tonumber(ARGV[10])
+    local qw = math.floor(aw / share)
+    local qr = math.floor(((aw - qw * share) * P + ar) / share)
+    if cmp(qw, qr, mw, mr) < 0 then mw, mr = qw, qr end
+    nw, nr = add(cw, cr, mw, mr)
+  end
+elseif cmp(mw, mr, cw, cr) < 0 then
+  nw, nr = mw, mr
+end
+hw, hr = add(hw, hr, sub(nw, nr, cw, cr))
+put(KEYS[1], 'held', hw, hr)
+if nw == 0 and nr == 0 then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+else
+  redis.call('HSET', KEYS[3], ARGV[1], fmt(nw) .. ' ' .. fmt(nr))
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[9]), ARGV[1])
+end
+return {fmt(nw), fmt(nr)}
+`,
+};
+
+/**
+ * The charges of requests admitted against a lease, many in one step: each booked as settle books
+ * it (allowance first, then wallet; streamed; idempotent per hold id), and the lease shrinks by
+ * what was charged (what exceeds it is debt, like usage above a hold).
+ * KEYS: acct, allow, holds, holdexp, charge stream, then the settled marker of each charge.
+ * ARGV: lease id, has allowance, allowance w, r, marker ttl s, instance, lease ttl ms, then per
+ *       charge: hold id, w, r, period, record.
+ * → per charge: {duplicate (1/0), split} as settle returns them; last: {lease w, r}.
+ */
+const settleLeased: ScriptDefinition = {
+  numberOfKeys: -1,
+  lua: `${COMMON}
+local now = nowMs()
+local ew, er = 0, 0
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if current then ew, er = pair(current) end
+local hw, hr = get(KEYS[1], 'held')
+local ww, wr = get(KEYS[1], 'wallet')
+local gw, gr = get(KEYS[1], 'charged')
+local out = {}
+for i = 6, #KEYS do
+  local a = 8 + 5 * (i - 6)
+  local done = redis.call('GET', KEYS[i])
+  if done then
+    out[#out + 1] = {1, done}
+  else
+    local cw, cr = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local period = ARGV[a + 3]
+    local aw, ar = 0, 0
+    if ARGV[2] == '1' then
+      local lw, lr = allowanceLeft(KEYS[2], '1', ARGV[3], ARGV[4], period)
+      if cmp(cw, cr, lw, lr) < 0 then aw, ar = cw, cr else aw, ar = lw, lr end
+      local uw, ur = get(KEYS[2], period)
+      put(KEYS[2], period, add(uw, ur, aw, ar))
+    else
+      period = '-'
+    end
+    local fw, fr = sub(cw, cr, aw, ar)
+    ww, wr = sub(ww, wr, fw, fr)
+    gw, gr = add(gw, gr, cw, cr)
+    -- The lease gives up what was charged, as far as it goes.
+    local xw, xr = cw, cr
+    if cmp(ew, er, xw, xr) < 0 then xw, xr = ew, er end
+    ew, er = sub(ew, er, xw, xr)
+    hw, hr = sub(hw, hr, xw, xr)
+    local split = period .. ' ' .. fmt(aw) .. ' ' .. fmt(ar) .. ' ' .. fmt(fw) .. ' ' .. fmt(fr)
+    redis.call('XADD', KEYS[5], '*', 'type', 'charge', 'id', ARGV[a], 'instance', ARGV[6], 'split', split, 'record', ARGV[a + 4])
+    redis.call('SET', KEYS[i], split, 'EX', tonumber(ARGV[5]))
+    out[#out + 1] = {0, split}
+  end
+end
+put(KEYS[1], 'wallet', ww, wr)
+put(KEYS[1], 'charged', gw, gr)
+put(KEYS[1], 'held', hw, hr)
+if current then
+  redis.call('HSET', KEYS[3], ARGV[1], fmt(ew) .. ' ' .. fmt(er))
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), ARGV[1])
+end
+out[#out + 1] = {fmt(ew), fmt(er)}
+return out
+`,
+};
+
+/**
  * KEYS: acct, grants, charge stream. ARGV: grant id, w, r, entry, instance.
  * → {created (1/0), the entry recorded under this id}.
  */
@@ -270,5 +383,5 @@ return 1
 `,
 };
 
-export const SCRIPTS = { admit, settle, release, grant, balance, take, adjust } as const;
+export const SCRIPTS = { admit, settle, release, lease, settleLeased, grant, balance, take, adjust } as const;
 export type ScriptName = keyof typeof SCRIPTS;
