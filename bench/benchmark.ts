@@ -47,10 +47,11 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
     const nginx = await startNginx(group, nginxBinary, upstream.origin, ctx.dir);
     subjects.push({ name: 'nginx', origin: nginx.origin, pid: nginx.child.pid });
   } else log(options.nginx ? 'nginx is not on the PATH: skipped' : 'nginx skipped (--no-nginx)');
-  const tollbooth = await startTollbooth(group, { upstreamOrigin: upstream.origin, dir: ctx.dir, logLevel: options.logLevel, nodeArgs: ctx.tollboothNodeArgs });
-  subjects.push({ name: 'tollbooth', origin: tollbooth.origin, pid: tollbooth.child.pid });
-  const redis = options.variants.some((v) => v.state === 'redis') ? await startRedis(group, ctx.dir) : null;
+  const redis = options.state === 'redis' || options.variants.some((v) => v.state === 'redis') ? await startRedis(group, ctx.dir) : null;
   const redisVariants: Array<{ name: string; opsOrigin: string }> = [];
+  const tollbooth = await startTollbooth(group, { upstreamOrigin: upstream.origin, dir: ctx.dir, logLevel: options.logLevel, nodeArgs: ctx.tollboothNodeArgs, state: options.state, redisUrl: redis?.url });
+  subjects.push({ name: 'tollbooth', origin: tollbooth.origin, pid: tollbooth.child.pid });
+  if (options.state === 'redis') redisVariants.push({ name: 'tollbooth', opsOrigin: tollbooth.opsOrigin });
   for (const variant of options.variants) {
     const dir = join(ctx.dir, `variant-${variant.name}`);
     mkdirSync(dir);
@@ -94,7 +95,7 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
     let calls = 0;
     for (const m of text.matchAll(/^tollbooth_state_store_calls_total\{operation="(\w+)"\} (\d+)$/gm)) calls += Number(m[2]);
     const requests = (await requestsCounted(v.opsOrigin)) ?? 0;
-    log(`tollbooth:${v.name}: ${calls} Redis round trips for ${requests} requests: ${(calls / Math.max(1, requests)).toFixed(2)} per request`);
+    log(`${v.name === 'tollbooth' ? 'tollbooth' : `tollbooth:${v.name}`}: ${calls} Redis round trips for ${requests} requests: ${(calls / Math.max(1, requests)).toFixed(2)} per request`);
   }
   const partial: Omit<RunResult, 'goals'> = {
     date,

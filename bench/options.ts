@@ -21,6 +21,8 @@ export interface BenchOptions {
   ledger: boolean;
   /** More Tollbooths measured beside the main one, as subjects `tollbooth:<name>`. */
   variants: Variant[];
+  /** The main Tollbooth's state (as a variant's `state=`; null: no plan, nothing held). */
+  state: 'memory' | 'redis' | null;
 }
 
 export interface Variant {
@@ -49,6 +51,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --load NAME          autocannon | wrk (default: wrk when on the PATH, else autocannon)
   --no-nginx           skip nginx even when installed
   --profile            run Tollbooth with --cpu-prof and print its top self-time frames
+  --state memory|redis the main Tollbooth's org gets a plan (a hold and a settle per request),
+                       its state in the process or in a redis-server the harness starts
   --log-level LEVEL    Tollbooth's log level (default: the production default, info)
   --out FILE           write the JSON here
   --no-write           do not write bench/results/*.json nor bench/RESULTS.md
@@ -80,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'no-write': { type: 'boolean' },
       'no-ledger': { type: 'boolean' },
       variant: { type: 'string', multiple: true },
+      state: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -114,6 +119,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     write: values['no-write'] !== true && !smoke,
     ledger: values['no-ledger'] !== true && !smoke,
     variants: (values.variant ?? []).map(parseVariant),
+    state: values.state === undefined ? null : stateOption(values.state),
   };
 }
 
@@ -132,6 +138,11 @@ function parseVariant(text: string): Variant {
     else throw new Error(`--variant ${name}: unknown setting '${pair}' (log=, node=, root=, state=memory|redis)`);
   }
   return variant;
+}
+
+function stateOption(text: string): 'memory' | 'redis' {
+  if (text !== 'memory' && text !== 'redis') throw new Error(`--state must be memory or redis, not '${text}'`);
+  return text;
 }
 
 function positive(text: string): number {
