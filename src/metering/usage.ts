@@ -14,7 +14,18 @@ export interface Usage {
 }
 
 export function reported(prompt: number, completion: number, cached = 0, reasoning = 0): Usage {
-  return { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, reasoning_tokens: reasoning, source: 'reported' };
+  return { prompt_tokens: tokenCount(prompt), completion_tokens: tokenCount(completion), cached_tokens: tokenCount(cached), reasoning_tokens: tokenCount(reasoning), source: 'reported' };
+}
+
+/**
+ * A token count as an upstream reported it, made a whole number the meter can charge exactly: a
+ * buggy or hostile upstream may send fractions, strings, negatives, NaN or 1e300. Fractions round
+ * up (never undercharge), numeric strings count, anything else is 0; at most 2^53 − 1.
+ */
+export function tokenCount(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) return 0;
+  return Math.min(Math.ceil(n), Number.MAX_SAFE_INTEGER);
 }
 
 /** A rough token count from characters (≈4 per token), used only when no usage was reported. */
