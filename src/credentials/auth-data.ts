@@ -6,6 +6,8 @@
  * checked so a credential cannot aim the sidecar at plain http, embedded credentials or a cloud
  * metadata endpoint.
  */
+import { isIP } from 'node:net';
+import { classifyAddress } from './verification-target.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ProviderRecord } from '../catalog/types.ts';
 import { GatewayError } from '../errors/catalog.ts';
@@ -102,9 +104,12 @@ export function checkBaseUrl(value: unknown, provider: ProviderRecord): string |
   return url.href.replace(/\/+$/, '');
 }
 
+/** Link-local and cloud metadata addresses in every spelling (the URL parser has already normalised IPv4 forms). */
 function isMetadataHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host.startsWith('169.254.') || host === 'metadata.google.internal' || host === '[fd00:ec2::254]' || host.startsWith('[fe80:');
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  if (host === 'metadata.google.internal' || host === 'metadata') return true;
+  const literal = host.replace(/^\[|\]$/g, '');
+  return isIP(literal) !== 0 && classifyAddress(literal) === 'metadata';
 }
 
 function providerOf(body: Record<string, unknown>, catalog: Catalog): ProviderRecord {
