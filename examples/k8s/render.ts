@@ -20,6 +20,15 @@ export const EXAMPLES = [
     }),
   },
   {
+    file: 'replicas-redis.yaml',
+    what: 'charts/tollbooth with replicas-redis.values.yaml (release tollbooth, namespace llm-gateway)',
+    render: () => renderChart(loadChart(here('../../charts/tollbooth')), {
+      release: 'tollbooth',
+      namespace: 'llm-gateway',
+      values: parse(readFileSync(here('replicas-redis.values.yaml'), 'utf8')),
+    }),
+  },
+  {
     file: 'sidecar.yaml',
     what: 'app-chart/, an app chart that injects Tollbooth as a native sidecar (release shop-assistant, namespace shop)',
     render: () => renderChart(loadChart(here('app-chart')), { release: 'shop-assistant', namespace: 'shop' }),

@@ -75,8 +75,8 @@ const load = (file: string) => objects(readFileSync(new URL(file, DIR), 'utf8'))
 const deploymentOf = (file: string) => load(file).find((o) => o.kind === 'Deployment');
 
 describe('examples/k8s', () => {
-  test('hold the standalone and the sidecar installs', () => {
-    assert.deepEqual(files.sort(), ['sidecar.yaml', 'standalone.yaml']);
+  test('hold the standalone, the many-replicas and the sidecar installs', () => {
+    assert.deepEqual(files.sort(), ['replicas-redis.yaml', 'sidecar.yaml', 'standalone.yaml']);
   });
 
   for (const file of files) {
@@ -100,14 +100,18 @@ describe('examples/k8s', () => {
 
     test(`${file}: the pod spec uses only fields the Kubernetes API knows`, () => {
       assert.ok(FIELDS.container.has('restartPolicy') && FIELDS.container.has('startupProbe') && FIELDS.pod.has('initContainers'));
-      const pod = deploymentOf(file).spec.template.spec;
-      const unknown = unknownFields('pod', pod, 'spec');
-      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
-        unknown.push(...unknownFields('container', c, c.name));
-        if (c.securityContext) unknown.push(...unknownFields('securityContext', c.securityContext, `${c.name}.securityContext`));
-        for (const p of ['startupProbe', 'livenessProbe', 'readinessProbe']) if (c[p]) unknown.push(...unknownFields('probe', c[p], `${c.name}.${p}`));
+      const unknown: string[] = [];
+      // Every Deployment's pod: the gateway's, and the ledger collector's where there is one.
+      for (const deployment of load(file).filter((o) => o.kind === 'Deployment')) {
+        const pod = deployment.spec.template.spec;
+        unknown.push(...unknownFields('pod', pod, 'spec'));
+        for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+          unknown.push(...unknownFields('container', c, c.name));
+          if (c.securityContext) unknown.push(...unknownFields('securityContext', c.securityContext, `${c.name}.securityContext`));
+          for (const p of ['startupProbe', 'livenessProbe', 'readinessProbe']) if (c[p]) unknown.push(...unknownFields('probe', c[p], `${c.name}.${p}`));
+        }
+        for (const v of pod.volumes) unknown.push(...unknownFields('volume', v, `volume ${v.name}`));
       }
-      for (const v of pod.volumes) unknown.push(...unknownFields('volume', v, `volume ${v.name}`));
       assert.deepEqual(unknown, []);
     });
 
