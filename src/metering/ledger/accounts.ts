@@ -69,8 +69,12 @@ export class Accounts {
 
   /** Applies one entry (replay, or a live append). */
   apply(entry: LedgerEntry): void {
+    if (entry.type === 'checkpoint' || entry.type === 'repair') return;
     if (entry.type === 'grant') {
       const account = this.#account(entry.org);
+      // A grant id applies once per org. A consolidated ledger can hold one twice: a config grant
+      // booked again by a replica after Redis lost its data (and with it the ids it had seen).
+      if (account.grantIds.has(entry.grant_id)) return;
       const credits = parseCredits(entry.credits);
       account.granted += credits;
       account.wallet += credits;
@@ -104,6 +108,18 @@ export class Accounts {
   snapshot(org: string): { granted: bigint; wallet: bigint; charged: bigint; allowanceUsed: ReadonlyMap<string, bigint>; grantIds: ReadonlySet<string> } {
     const a = this.#account(org);
     return { granted: a.granted, wallet: a.wallet, charged: a.charged, allowanceUsed: a.allowanceUsed, grantIds: a.grantIds };
+  }
+
+  /** Sets an org's account as a checkpoint recorded it (start-up from a checkpoint). */
+  restore(org: string, account: { granted: bigint; wallet: bigint; charged: bigint; allowanceUsed: Map<string, bigint>; grantIds: Set<string> }): void {
+    this.#orgs.set(org, { ...account });
+  }
+
+  /** An independent copy (the ledger's replay state and the live balances start equal). */
+  clone(): Accounts {
+    const copy = new Accounts();
+    for (const [org, a] of this.#orgs) copy.restore(org, { ...a, allowanceUsed: new Map(a.allowanceUsed), grantIds: new Set(a.grantIds) });
+    return copy;
   }
 
   hasGrant(org: string, grantId: string): boolean {
