@@ -5,10 +5,9 @@
  * puts it back.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCredits } from '../../src/metering/credits.ts';
@@ -16,32 +15,11 @@ import type { RedisStateStore } from '../../src/state/redis/redis-store.ts';
 import { COLLECTOR_GROUP } from '../../src/state/collector.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { writeTestConfig } from '../support/gateway.ts';
-import { connectStore, REDIS_SKIP, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { connectStore, ledgerEntries, REDIS_SKIP, REDIS_URL, tollbooth, uniquePrefix } from '../support/redis.ts';
 
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 const CHARGES = 3000;
 
-function cli(args: string[]): { code: number | null; out: string } {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: run.status, out: run.stdout + run.stderr };
-}
-
 /** Every line of the consolidated ledger, parsed. */
-function consolidated(dir: string): Array<Record<string, unknown>> {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-    .sort()
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return []; // a torn tail the next start sets aside
-      }
-    });
-}
-
 describe('collector and reconcile', { skip: REDIS_SKIP }, () => {
   let upstream: FakeUpstream;
   let store: RedisStateStore;
@@ -74,47 +52,47 @@ describe('collector and reconcile', { skip: REDIS_SKIP }, () => {
   });
 
   test('a collector killed mid-stream and started again writes each charge exactly once', async () => {
-    const child = spawn(process.execPath, [CLI, 'ledger', 'collect', '--config', file, '--dir', dir], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [new URL('../../src/cli.ts', import.meta.url).pathname, 'ledger', 'collect', '--config', file, '--dir', dir], { stdio: 'ignore' });
     // Kill it once it has written part of the streams, whatever the moment within a batch.
-    while (consolidated(dir).length < 500 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    while (ledgerEntries(dir).length < 500 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');
     await once(child, 'exit');
 
-    const again = cli(['ledger', 'collect', '--once', '--config', file, '--dir', dir]);
+    const again = tollbooth(['ledger', 'collect', '--once', '--config', file, '--dir', dir]);
     assert.equal(again.code, 0, again.out);
-    const entries = consolidated(dir);
+    const entries = ledgerEntries(dir);
     const charges = entries.filter((e) => e.type === 'charge');
     assert.equal(charges.length, CHARGES, 'one consolidated entry per charge');
     assert.equal(new Set(charges.map((c) => c.settle_id)).size, CHARGES, 'no charge twice');
     assert.equal(entries.filter((e) => e.type === 'grant').length, 1);
-    const verify = cli(['ledger', 'verify', '--dir', dir]);
+    const verify = tollbooth(['ledger', 'verify', '--dir', dir]);
     assert.equal(verify.code, 0, verify.out);
     assert.equal(await store.client.xlen(store.keys.stream('acme')) <= 1, true, 'acknowledged entries are trimmed');
   });
 
   test('entries delivered again (a crash between fsync and acknowledgement) are not written twice', async () => {
-    const before = consolidated(dir).length;
+    const before = ledgerEntries(dir).length;
     for (const org of ['acme', 'globex']) await store.client.xgroup('SETID', store.keys.stream(org), COLLECTOR_GROUP, '0');
-    const run = cli(['ledger', 'collect', '--once', '--config', file, '--dir', dir]);
+    const run = tollbooth(['ledger', 'collect', '--once', '--config', file, '--dir', dir]);
     assert.equal(run.code, 0, run.out);
-    assert.equal(consolidated(dir).length, before);
+    assert.equal(ledgerEntries(dir).length, before);
   });
 
   test('reconcile: equal after collecting; Redis data lost → differences listed → --repair → equal', async () => {
-    const ok = cli(['ledger', 'reconcile', '--config', file, '--dir', dir]);
+    const ok = tollbooth(['ledger', 'reconcile', '--config', file, '--dir', dir]);
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, /^ok: Redis balances equal the ledger/m);
 
     // Redis restarted without persistence, for this org.
     await store.client.del(store.keys.account('acme'), store.keys.grants('acme'));
-    const diff = cli(['ledger', 'reconcile', '--config', file, '--dir', dir]);
+    const diff = tollbooth(['ledger', 'reconcile', '--config', file, '--dir', dir]);
     assert.equal(diff.code, 1, diff.out);
     assert.match(diff.out, /^acme\twallet\tledger 8499\.9999999985\tredis 0$/m);
     assert.match(diff.out, /^acme\tgrant:seed\tledger recorded\tredis missing$/m);
 
-    const repair = cli(['ledger', 'reconcile', '--repair', '--config', file, '--dir', dir]);
+    const repair = tollbooth(['ledger', 'reconcile', '--repair', '--config', file, '--dir', dir]);
     assert.equal(repair.code, 0, repair.out);
-    const after = cli(['ledger', 'reconcile', '--config', file, '--dir', dir]);
+    const after = tollbooth(['ledger', 'reconcile', '--config', file, '--dir', dir]);
     assert.equal(after.code, 0, after.out);
     const balance = await store.balance('acme', null, new Date());
     assert.equal(balance.wallet, parseCredits('10000') - 1500n * parseCredits('1.000000000001'));

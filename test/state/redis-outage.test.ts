@@ -4,31 +4,17 @@
  * managed calls are served again. A Redis of the test's own is stopped and restarted.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 import { CALLER_KEYS, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { REDIS_SKIP } from '../support/redis.ts';
+import { freePort, REDIS_SKIP, startRedisServer } from '../support/redis.ts';
 
-const REDIS_SERVER = process.env.TOLLBOOTH_TEST_REDIS_SERVER ?? 'redis-server';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-function startRedis(port: number, dir: string): ChildProcess {
-  return spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
 
 describe('Redis unreachable', { skip: REDIS_SKIP }, () => {
   let upstream: FakeUpstream;
@@ -50,7 +36,7 @@ describe('Redis unreachable', { skip: REDIS_SKIP }, () => {
 
   before(async () => {
     port = await freePort();
-    redis = startRedis(port, dir);
+    redis = startRedisServer(port, dir);
     upstream = await FakeUpstream.start();
     upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
     upstream.on('POST', '/openai/v1/chat/completions', { json: fixtureJson('groq/groq-text.json') });
@@ -89,7 +75,7 @@ describe('Redis unreachable', { skip: REDIS_SKIP }, () => {
     assert.equal(byok.status, 200, 'a BYOK call costs no credits: it passes');
     assert.equal((await fetch(`${gw.opsUrl}/readyz`)).status, 200, 'readiness stays up');
 
-    redis = startRedis(port, dir);
+    redis = startRedisServer(port, dir);
     await waitFor('1');
     assert.equal((await chat('gpt-4.1-nano')).status, 200);
   });
@@ -115,7 +101,7 @@ describe('Redis unreachable with on_unavailable: local', { skip: REDIS_SKIP }, (
 
   before(async () => {
     port = await freePort();
-    redis = startRedis(port, dir);
+    redis = startRedisServer(port, dir);
     upstream = await FakeUpstream.start();
     upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
     gw = await startTestGateway({
@@ -147,7 +133,7 @@ describe('Redis unreachable with on_unavailable: local', { skip: REDIS_SKIP }, (
     assert.equal(charges.length, 2);
 
     // Redis comes back empty (no persistence): the pending settle is booked there.
-    redis = startRedis(port, dir);
+    redis = startRedisServer(port, dir);
     await waitFor('tollbooth_state_store_available', '1');
     await waitFor('tollbooth_state_pending_settles', '0');
     const balance = await (await fetch(`${gw.opsUrl}/orgs/acme/balance`, { headers: { authorization: `Bearer ${CALLER_KEYS.owner}`, 'x-organization-id': 'acme' } })).json() as { charged: string };

@@ -5,43 +5,17 @@
  * reconcile lists what Redis lost, `--repair` puts it back, and reconcile is clean again.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 import { CALLER_KEYS, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { REDIS_SKIP } from '../support/redis.ts';
+import { freePort, ledgerEntries, REDIS_SKIP, startRedisServer, tollbooth } from '../support/redis.ts';
 
-const REDIS_SERVER = process.env.TOLLBOOTH_TEST_REDIS_SERVER ?? 'redis-server';
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-function cli(args: string[]): { code: number | null; out: string } {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  return { code: run.status, out: run.stdout + run.stderr };
-}
-
-function consolidated(dir: string): Array<Record<string, unknown>> {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-    .sort()
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((e) => e.type === 'charge');
-}
 
 describe('Redis restarted under load', { skip: REDIS_SKIP }, () => {
   let upstream: FakeUpstream;
@@ -52,11 +26,7 @@ describe('Redis restarted under load', { skip: REDIS_SKIP }, () => {
   let configFile: string;
   const consolidatedDir = join(dir, 'consolidated');
 
-  const startRedis = (persistent: boolean) => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
-    args.push(...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
-    redis = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
-  };
+  const startRedis = (persistent: boolean) => (redis = startRedisServer(port, dir, persistent));
   const stopRedis = async (persistent: boolean) => {
     spawnSync('redis-cli', ['-p', String(port), 'shutdown', persistent ? 'save' : 'nosave']);
     if (redis.exitCode === null) await once(redis, 'exit');
@@ -122,30 +92,30 @@ describe('Redis restarted under load', { skip: REDIS_SKIP }, () => {
     // Settles that failed during the restart are retried: wait until none is pending.
     while (!/^tollbooth_state_pending_settles 0$/m.test(await gw.metrics())) await new Promise((r) => setTimeout(r, 20));
 
-    const collect = cli(['ledger', 'collect', '--once', '--config', configFile, '--dir', consolidatedDir]);
+    const collect = tollbooth(['ledger', 'collect', '--once', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(collect.code, 0, collect.out);
-    const charges = consolidated(consolidatedDir);
+    const charges = ledgerEntries(consolidatedDir).filter((e) => e.type === 'charge');
     const ids = new Set(charges.map((c) => c.request_id));
     assert.equal(ids.size, charges.length, 'no request charged twice');
     assert.deepEqual(traffic.answered.filter((id) => !ids.has(id)), [], 'every answered call is in the consolidated ledger');
-    const reconcile = cli(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
+    const reconcile = tollbooth(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(reconcile.code, 0, reconcile.out);
   });
 
   test('without persistence: Redis comes back empty, reconcile lists it, --repair restores the balances', async () => {
-    const before = cli(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
+    const before = tollbooth(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(before.code, 0, before.out);
     await stopRedis(false);
     await untilAvailable('0');
     startRedis(false);
     await untilAvailable('1');
 
-    const lost = cli(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
+    const lost = tollbooth(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(lost.code, 1, lost.out);
     assert.match(lost.out, /^acme\tcharged\tledger \d+(\.\d+)?\tredis 0$/m);
-    const repair = cli(['ledger', 'reconcile', '--repair', '--config', configFile, '--dir', consolidatedDir]);
+    const repair = tollbooth(['ledger', 'reconcile', '--repair', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(repair.code, 0, repair.out);
-    const after = cli(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
+    const after = tollbooth(['ledger', 'reconcile', '--config', configFile, '--dir', consolidatedDir]);
     assert.equal(after.code, 0, after.out);
     // Money decisions go on from the repaired balances: the seed grant is known, not granted twice.
     const balance = (await (await fetch(`${gw.opsUrl}/orgs/acme/balance`, { headers: { authorization: `Bearer ${CALLER_KEYS.owner}`, 'x-organization-id': 'acme' } })).json()) as { wallet: { granted: string } };

@@ -5,8 +5,7 @@
  * twice; the holds of requests that died in flight free themselves by TTL.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RedisStateStore } from '../../src/state/redis/redis-store.ts';
@@ -14,19 +13,8 @@ import { startChildGateway, type ChildGateway } from '../support/child-gateway.t
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 import { CALLER_KEYS, writeTestConfig } from '../support/gateway.ts';
-import { connectStore, REDIS_SKIP, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { connectStore, ledgerEntries, REDIS_SKIP, REDIS_URL, tollbooth, uniquePrefix } from '../support/redis.ts';
 
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-function consolidatedCharges(dir: string): Array<Record<string, unknown>> {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-    .sort()
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((e) => e.type === 'charge');
-}
 
 describe('replicas that die', { skip: REDIS_SKIP }, () => {
   let upstream: FakeUpstream;
@@ -108,9 +96,9 @@ describe('replicas that die', { skip: REDIS_SKIP }, () => {
     let held = 1n;
     while (held !== 0n) held = (await store.balance('acme', null, new Date())).held;
 
-    const run = spawnSync(process.execPath, [CLI, 'ledger', 'collect', '--once', '--config', configs[0]!.file, '--dir', consolidatedDir], { encoding: 'utf8' });
-    assert.equal(run.status, 0, run.stdout + run.stderr);
-    const charges = consolidatedCharges(consolidatedDir);
+    const run = tollbooth(['ledger', 'collect', '--once', '--config', configs[0]!.file, '--dir', consolidatedDir]);
+    assert.equal(run.code, 0, run.out);
+    const charges = ledgerEntries(consolidatedDir).filter((e) => e.type === 'charge');
     const byRequest = new Map<string, number>();
     for (const c of charges) byRequest.set(String(c.request_id), (byRequest.get(String(c.request_id)) ?? 0) + 1);
     const answered = [...onA.answered, ...onA2.answered, ...onB.answered];

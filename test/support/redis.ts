@@ -2,7 +2,12 @@
  * The real Redis the shared-state tests need. `.ci/run` starts Debian's redis-server on a random
  * port and passes its URL as TOLLBOOTH_TEST_REDIS_URL; without it those tests skip and say why.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis/redis-store.ts';
 
@@ -35,4 +40,44 @@ export async function connectStore(options: Partial<RedisStoreOptions> = {}): Pr
 /** A plain client, for looking at what the scripts wrote. */
 export function rawClient(): Redis {
   return new Redis(REDIS_URL!, { lazyConnect: false });
+}
+
+const REDIS_SERVER = process.env.TOLLBOOTH_TEST_REDIS_SERVER ?? 'redis-server';
+const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** A Redis of a test's own (to stop and restart), on `port`, its files in `dir`; AOF when persistent. */
+export function startRedisServer(port: number, dir: string, persistent = false): ChildProcess {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+  args.push(...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  return spawn(REDIS_SERVER, args, { stdio: 'ignore' });
+}
+
+/** `tollbooth …` as an operator runs it. */
+export function tollbooth(args: string[]): { code: number | null; out: string } {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: run.status, out: run.stdout + run.stderr };
+}
+
+/** Every entry of the ledger files in `dir`, parsed; a torn last line (a killed writer) is skipped. */
+export function ledgerEntries(dir: string): Array<Record<string, unknown>> {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -28,6 +28,17 @@ end
 local function put(key, f, w, r) redis.call('HSET', key, f .. '_w', fmt(w), f .. '_r', fmt(r)) end
 local function pair(s) local w, r = string.match(s, '^(%-?%d+) (%d+)$') return tonumber(w), tonumber(r) end
 local function nowMs() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+-- Drops one hold (if it is still there): it stops counting in what the org has held.
+local function dropHold(acct, holds, exp, id)
+  local h = redis.call('HGET', holds, id)
+  if not h then return false end
+  local hw, hr = get(acct, 'held')
+  local xw, xr = pair(h)
+  put(acct, 'held', sub(hw, hr, xw, xr))
+  redis.call('HDEL', holds, id)
+  redis.call('ZREM', exp, id)
+  return true
+end
 -- Holds whose TTL ran out (a replica died holding them) stop counting.
 local function sweep(acct, holds, exp, now)
   local ids = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, 256)
@@ -51,6 +62,28 @@ local function allowanceLeft(allow, has, aw, ar, period)
   local lw, lr = sub(tonumber(aw), tonumber(ar), uw, ur)
   if lw < 0 then return 0, 0 end
   return lw, lr
+end
+-- Books a charge: paid from the period's allowance first, then the wallet; appended to the org's
+-- stream and remembered under its settled marker. Returns the split as the stream and settle give it.
+local function bookCharge(acct, allow, stream, marker, markerTtl, id, instance, record, cw, cr, has, allowW, allowR, period)
+  local aw, ar = 0, 0
+  if has == '1' then
+    local lw, lr = allowanceLeft(allow, has, allowW, allowR, period)
+    if cmp(cw, cr, lw, lr) < 0 then aw, ar = cw, cr else aw, ar = lw, lr end
+    local uw, ur = get(allow, period)
+    put(allow, period, add(uw, ur, aw, ar))
+  else
+    period = '-'
+  end
+  local fw, fr = sub(cw, cr, aw, ar)
+  local ww, wr = get(acct, 'wallet')
+  put(acct, 'wallet', sub(ww, wr, fw, fr))
+  local gw, gr = get(acct, 'charged')
+  put(acct, 'charged', add(gw, gr, cw, cr))
+  local split = period .. ' ' .. fmt(aw) .. ' ' .. fmt(ar) .. ' ' .. fmt(fw) .. ' ' .. fmt(fr)
+  redis.call('XADD', stream, '*', 'type', 'charge', 'id', id, 'instance', instance, 'split', split, 'record', record)
+  redis.call('SET', marker, split, 'EX', tonumber(markerTtl))
+  return split
 end
 `;
 
@@ -155,36 +188,8 @@ const settle: ScriptDefinition = {
 local done = redis.call('GET', KEYS[5])
 if done then return {1, done} end
 apply(7, 11, nowMs(), {})
-local h = redis.call('HGET', KEYS[3], ARGV[1])
-if h then
-  local hw, hr = get(KEYS[1], 'held')
-  local xw, xr = pair(h)
-  hw, hr = sub(hw, hr, xw, xr)
-  put(KEYS[1], 'held', hw, hr)
-  redis.call('HDEL', KEYS[3], ARGV[1])
-  redis.call('ZREM', KEYS[4], ARGV[1])
-end
-local cw, cr = tonumber(ARGV[2]), tonumber(ARGV[3])
-local aw, ar = 0, 0
-if ARGV[4] == '1' then
-  local lw, lr = allowanceLeft(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-  if cmp(cw, cr, lw, lr) < 0 then aw, ar = cw, cr else aw, ar = lw, lr end
-  local uw, ur = get(KEYS[2], ARGV[7])
-  uw, ur = add(uw, ur, aw, ar)
-  put(KEYS[2], ARGV[7], uw, ur)
-end
-local fw, fr = sub(cw, cr, aw, ar)
-local ww, wr = get(KEYS[1], 'wallet')
-ww, wr = sub(ww, wr, fw, fr)
-put(KEYS[1], 'wallet', ww, wr)
-local gw, gr = get(KEYS[1], 'charged')
-gw, gr = add(gw, gr, cw, cr)
-put(KEYS[1], 'charged', gw, gr)
-local period = ARGV[7]
-if ARGV[4] ~= '1' then period = '-' end
-local split = period .. ' ' .. fmt(aw) .. ' ' .. fmt(ar) .. ' ' .. fmt(fw) .. ' ' .. fmt(fr)
-redis.call('XADD', KEYS[6], '*', 'type', 'charge', 'id', ARGV[1], 'instance', ARGV[10], 'split', split, 'record', ARGV[9])
-redis.call('SET', KEYS[5], split, 'EX', tonumber(ARGV[8]))
+dropHold(KEYS[1], KEYS[3], KEYS[4], ARGV[1])
+local split = bookCharge(KEYS[1], KEYS[2], KEYS[6], KEYS[5], ARGV[8], ARGV[1], ARGV[10], ARGV[9], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return {0, split}
 `,
 };
@@ -193,15 +198,8 @@ return {0, split}
 const release: ScriptDefinition = {
   numberOfKeys: 3,
   lua: `${COMMON}
-local h = redis.call('HGET', KEYS[2], ARGV[1])
-if not h then return 0 end
-local hw, hr = get(KEYS[1], 'held')
-local xw, xr = pair(h)
-hw, hr = sub(hw, hr, xw, xr)
-put(KEYS[1], 'held', hw, hr)
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
+if dropHold(KEYS[1], KEYS[2], KEYS[3], ARGV[1]) then return 1 end
+return 0
 `,
 };
 
@@ -272,8 +270,6 @@ local ew, er = 0, 0
 local current = redis.call('HGET', KEYS[3], ARGV[1])
 if current then ew, er = pair(current) end
 local hw, hr = get(KEYS[1], 'held')
-local ww, wr = get(KEYS[1], 'wallet')
-local gw, gr = get(KEYS[1], 'charged')
 local out = {}
 for i = 6, #KEYS do
   local a = 8 + 5 * (i - 6)
@@ -282,32 +278,14 @@ for i = 6, #KEYS do
     out[#out + 1] = {1, done}
   else
     local cw, cr = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    local period = ARGV[a + 3]
-    local aw, ar = 0, 0
-    if ARGV[2] == '1' then
-      local lw, lr = allowanceLeft(KEYS[2], '1', ARGV[3], ARGV[4], period)
-      if cmp(cw, cr, lw, lr) < 0 then aw, ar = cw, cr else aw, ar = lw, lr end
-      local uw, ur = get(KEYS[2], period)
-      put(KEYS[2], period, add(uw, ur, aw, ar))
-    else
-      period = '-'
-    end
-    local fw, fr = sub(cw, cr, aw, ar)
-    ww, wr = sub(ww, wr, fw, fr)
-    gw, gr = add(gw, gr, cw, cr)
+    out[#out + 1] = {0, bookCharge(KEYS[1], KEYS[2], KEYS[5], KEYS[i], ARGV[5], ARGV[a], ARGV[6], ARGV[a + 4], cw, cr, ARGV[2], ARGV[3], ARGV[4], ARGV[a + 3])}
     -- The lease gives up what was charged, as far as it goes.
     local xw, xr = cw, cr
     if cmp(ew, er, xw, xr) < 0 then xw, xr = ew, er end
     ew, er = sub(ew, er, xw, xr)
     hw, hr = sub(hw, hr, xw, xr)
-    local split = period .. ' ' .. fmt(aw) .. ' ' .. fmt(ar) .. ' ' .. fmt(fw) .. ' ' .. fmt(fr)
-    redis.call('XADD', KEYS[5], '*', 'type', 'charge', 'id', ARGV[a], 'instance', ARGV[6], 'split', split, 'record', ARGV[a + 4])
-    redis.call('SET', KEYS[i], split, 'EX', tonumber(ARGV[5]))
-    out[#out + 1] = {0, split}
   end
 end
-put(KEYS[1], 'wallet', ww, wr)
-put(KEYS[1], 'charged', gw, gr)
 put(KEYS[1], 'held', hw, hr)
 if current then
   redis.call('HSET', KEYS[3], ARGV[1], fmt(ew) .. ' ' .. fmt(er))
