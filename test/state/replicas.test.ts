@@ -33,10 +33,10 @@ describe('three replicas on one Redis', { skip: REDIS_SKIP }, () => {
       credentials: { groq: { billing: 'byok' } },
       config: {
         state: { mode: 'redis', redis: { url: REDIS_URL, key_prefix: prefix } },
-        plans: { starter: { allowance: { credits: '50', period: 'monthly' } } },
+        plans: { starter: { allowance: { credits: '50', period: 'monthly' } }, limited: { limits: { per_org: { rpm: 10 } } } },
         orgs: [
           { id: 'acme', name: 'Acme', plan: 'starter' },
-          { id: 'globex', name: 'Globex' },
+          { id: 'globex', name: 'Globex', plan: 'limited' },
         ],
       },
     };
@@ -47,6 +47,23 @@ describe('three replicas on one Redis', { skip: REDIS_SKIP }, () => {
   after(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
     await upstream?.close();
+  });
+
+  test('an RPM limit is per org across the replicas, not per replica', async () => {
+    // 30 calls at once, 10 to each replica, for an org limited to 10 requests per minute.
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        fetch(`${replicas[i % 3]!.proxyUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${CALLER_KEYS.otherOrg}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'llama-3.3-70b-versatile', messages: [{ role: 'user', content: 'Hi' }] }),
+        }).then(async (res) => (await res.text(), res.status)),
+      ),
+    );
+    const served = statuses.filter((s) => s === 200).length;
+    // The shared bucket refills one request every 6 s: a slow machine may see one more.
+    assert.ok(served >= 10 && served <= 11, `${served} served for a limit of 10 per minute over 3 replicas (per replica it would be 30)`);
+    assert.equal(statuses.filter((s) => s === 429).length, 30 - served, 'the rest are 429');
   });
 
   test('500 concurrent calls over 3 replicas never spend more than the 50-credit allowance', async () => {
@@ -105,4 +122,5 @@ describe('three replicas on one Redis', { skip: REDIS_SKIP }, () => {
       redis.disconnect();
     }
   });
+
 });
