@@ -1,7 +1,8 @@
 /**
  * The one catalog of gateway errors. Every failure the gateway reports has a stable `code`, an HTTP
  * status and an OpenAI-style `type`; handlers throw `GatewayError`s built from here and one renderer
- * (src/server/respond.ts) turns them into the envelope the route owes.
+ * (src/server/respond.ts) turns them into the envelope the route owes. `retry: true` marks the
+ * upstream's failures that another deployment may serve (the retry policy's data).
  */
 export const ERROR_CATALOG = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
@@ -47,27 +48,39 @@ export const ERROR_CATALOG = {
   verification_target_refused: { status: 400, type: 'invalid_request_error' },
   /** The credential API's encrypted store has no usable key: nothing is stored, never in plaintext. */
   credential_store_unavailable: { status: 500, type: 'server_error' },
-  upstream_error: { status: 502, type: 'upstream_error' },
+  upstream_error: { status: 502, type: 'upstream_error', retry: true },
   upstream_invalid_request: { status: 400, type: 'invalid_request_error' },
-  upstream_auth_failed: { status: 502, type: 'upstream_error' },
-  upstream_rate_limited: { status: 429, type: 'rate_limit_error' },
-  upstream_timeout: { status: 504, type: 'timeout_error' },
-  upstream_unreachable: { status: 502, type: 'upstream_error' },
-  upstream_bad_response: { status: 502, type: 'upstream_error' },
+  /** The gateway's credential was refused: another deployment (another credential) may serve. */
+  upstream_auth_failed: { status: 502, type: 'upstream_error', retry: true },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error', retry: true },
+  upstream_timeout: { status: 504, type: 'timeout_error', retry: true },
+  upstream_unreachable: { status: 502, type: 'upstream_error', retry: true },
+  upstream_bad_response: { status: 502, type: 'upstream_error', retry: true },
   /** An upstream answer past limits.max_upstream_body_bytes: never buffered whole. */
-  upstream_response_too_large: { status: 502, type: 'upstream_error' },
+  upstream_response_too_large: { status: 502, type: 'upstream_error', retry: true },
   upstream_stream_truncated: { status: 502, type: 'upstream_error' },
   internal_error: { status: 500, type: 'server_error' },
-} as const satisfies Record<string, { status: number; type: string }>;
+} as const satisfies Record<string, { status: number; type: string; retry?: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/**
+ * The retry policy's data: codes marked `retry` are the upstream's failures, worth another
+ * deployment (src/exchange/retry-policy.ts decides with it, once for every route).
+ */
+const RETRY_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set(
+  (Object.keys(ERROR_CATALOG) as ErrorCode[]).filter((code) => (ERROR_CATALOG[code] as { retry?: boolean }).retry === true),
+);
 
 export interface GatewayErrorOptions {
   /** Override the catalog status (upstream errors keep the upstream's status). */
   status?: number;
   type?: string;
   param?: string | null;
-  /** Safe to retry on another deployment (connection errors, 429, 5xx, overloaded). */
+  /**
+   * Safe to retry on another deployment. Defaults to the catalog's `retry` (the upstream's failures:
+   * connection errors, timeouts, 429, 5xx, bad answers); set only to override it for one error.
+   */
   retryable?: boolean;
   /** Response headers the client should see (e.g. Retry-After). */
   headers?: Record<string, string>;
@@ -93,7 +106,7 @@ export class GatewayError extends Error {
     this.status = options.status ?? ERROR_CATALOG[code].status;
     this.type = options.type ?? ERROR_CATALOG[code].type;
     this.param = options.param ?? null;
-    this.retryable = options.retryable ?? false;
+    this.retryable = options.retryable ?? RETRY_BY_DEFAULT.has(code);
     this.headers = options.headers ?? {};
     this.details = options.details ?? {};
   }

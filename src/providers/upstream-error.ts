@@ -71,14 +71,12 @@ export function badSuccess(target: Target, info: UpstreamErrorInfo | null): Gate
   if (info === null) {
     return new GatewayError('upstream_bad_response', `${target.provider.display_name} answered 200 with a body that is not a valid response.`, {
       details: { provider },
-      retryable: true,
     });
   }
   const secret = target.credential.secret?.reveal();
   const message = redactSecrets(info.message.slice(0, 500), secret === undefined ? [] : [secret]);
   return new GatewayError('upstream_error', `${target.provider.display_name} answered 200 with an error: ${message}`, {
     details: { provider, upstream_status: 200, upstream_code: info.code },
-    retryable: true,
   });
 }
 
@@ -97,7 +95,6 @@ export function upstreamError(target: Target, status: number, headers: IncomingH
   if (status === 401 || status === 403) {
     return new GatewayError('upstream_auth_failed', `The ${provider} credential was rejected by the provider (HTTP ${status}).`, {
       details,
-      retryable: true,
     });
   }
   const secret = target.credential.secret?.reveal();
@@ -106,17 +103,17 @@ export function upstreamError(target: Target, status: number, headers: IncomingH
   const clientHeaders: Record<string, string> = retryAfter ? { 'retry-after': retryAfter } : {};
   if (status === 408) {
     // The provider gave up waiting on its model (Bedrock ModelTimeoutException): a gateway timeout, worth a retry.
-    return new GatewayError('upstream_timeout', message, { details, retryable: true, headers: clientHeaders });
+    return new GatewayError('upstream_timeout', message, { details, headers: clientHeaders });
   }
   if (status === 429) {
-    return new GatewayError('upstream_rate_limited', message, { status, details, retryable: true, headers: clientHeaders });
+    return new GatewayError('upstream_rate_limited', message, { status, details, headers: clientHeaders });
   }
   if (status >= 500 || OVERLOADED.test(`${info.code} ${info.type}`)) {
-    return new GatewayError('upstream_error', message, { status: status >= 400 ? status : 502, details, retryable: true, headers: clientHeaders });
+    return new GatewayError('upstream_error', message, { status: status >= 400 ? status : 502, details, headers: clientHeaders });
   }
   if (status === 402) {
     // The provider account behind a managed key is out of funds: not the caller's doing.
-    return new GatewayError('upstream_error', message, { details, retryable: true });
+    return new GatewayError('upstream_error', message, { details });
   }
   return new GatewayError('upstream_invalid_request', message, {
     status,

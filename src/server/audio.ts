@@ -1,17 +1,15 @@
 /**
  * POST /v1/audio/transcriptions: the multipart upload is relayed without being held in memory
- * (see multipart-relay.ts). An upload can be sent once, so there is a single attempt.
+ * (see multipart-relay.ts), through the exchange pipeline like every operation. An upload streamed
+ * through can be sent once; a model with fallback deployments has its upload spooled so it can be
+ * sent again.
  */
 import { join } from 'node:path';
-import { applyCredential } from '../credentials/backend-auth.ts';
 import { GatewayError } from '../errors/catalog.ts';
-import type { ExchangeOutcome } from '../metering/record.ts';
-import type { Usage } from '../metering/usage.ts';
+import { runExchange } from '../exchange/attempt-loop.ts';
+import { wholeBody } from '../exchange/body/whole.ts';
 import { createAdapter } from '../providers/registry.ts';
-import { badSuccess, errorInSuccess } from '../providers/upstream-error.ts';
 import { planTargets } from '../routing/plan.ts';
-import { transportError, type OutboundRequest } from '../upstream/transport.ts';
-import { abortOnClientClose, sendAfter } from './client-stream.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import type { Handler } from './services.ts';
 
@@ -29,7 +27,11 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
   }
   // The multipart parser (busboy) is loaded by the first upload, not at start-up.
   const { readMultipart } = await import('./multipart-relay.ts');
-  const upload = await readMultipart(req, { maxUploadBytes: limits.max_upload_bytes, spoolDir: join(runtime.config.ledger.dir, 'spool') });
+  const upload = await readMultipart(req, {
+    maxUploadBytes: limits.max_upload_bytes,
+    spoolDir: join(runtime.config.ledger.dir, 'spool'),
+    spoolFor: (modelId) => hasFallback(modelId),
+  });
   try {
     const resolution = runtime.catalog.resolve(upload.model);
     const model = resolution.model;
@@ -37,7 +39,7 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
     if (!model.operations.includes('audio_transcription')) {
       throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not transcribe audio.`, { param: 'model' });
     }
-    ctx.admission = await services.admission.admit({
+    const admission = (ctx.admission = await services.admission.admit({
       caller,
       config: runtime.config,
       model,
@@ -46,81 +48,45 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
       targets: planTargets(runtime.routing, model, caller.orgId),
       inputBytes: Number(req.headers['content-length']) || 0,
       body: null,
-    });
-    const target = ctx.admission.targets[0]!;
-    ctx.labels.provider = target.provider.name;
-    const adapter = createAdapter(target);
-    const up = adapter.request('audio_transcription', { model: upload.model });
-    const outbound: OutboundRequest = {
-      method: 'POST',
-      url: target.baseUrl + up.path,
-      headers: { ...target.provider.default_headers, 'content-type': upload.contentType, accept: 'application/json' },
-      body: upload.body(target.upstreamModel) as unknown as NodeJS.ReadableStream,
-    };
-    const abort = abortOnClientClose(res);
-    const settle = (status: number, outcome: ExchangeOutcome, usage: Usage | null, firstByteAt: number | null) =>
-      services.meter.settle({
-        requestId: ctx.id,
+    }));
+    await runExchange(
+      {
+        ctx,
         caller,
-        admission: ctx.admission,
+        admission,
         api: 'unified',
         operation: 'audio_transcription',
         stream: false,
         requestedModel: upload.model,
-        target,
-        status,
-        outcome,
-        usage,
-        attempts: 1,
-        startedAt: ctx.startedAt,
-        firstByteAt,
-        endedAt: performance.now(),
-      });
-
-    let response;
-    try {
-      await applyCredential(target, outbound);
-      response = await services.upstream.send(outbound, abort.signal, {
-        firstByteMs: runtime.config.routing.first_byte_timeout_ms,
-        idleMs: runtime.config.routing.stream_idle_timeout_ms,
-      });
-    } catch (err) {
-      const error = transportError(err, target.baseUrl);
-      settle(error.status, abort.signal.aborted ? 'aborted' : 'upstream_error', null, null);
-      throw error;
-    }
-    const firstByteAt = performance.now();
-    let raw: Buffer;
-    try {
-      raw = await response.body.bytes(limits.max_upstream_body_bytes, true);
-    } catch (err) {
-      settle(502, abort.signal.aborted ? 'aborted' : 'upstream_error', null, firstByteAt);
-      throw transportError(err, target.baseUrl);
-    }
-    // The upstream has answered, so the upload is spent: remove it before the caller hears back.
-    await upload.cleanup();
-    if (response.statusCode >= 400) {
-      settle(response.statusCode, 'upstream_error', null, firstByteAt);
-      throw adapter.error(response.statusCode, response.headers, raw);
-    }
-    const contentType = String(response.headers['content-type'] ?? 'application/json');
-    const inBody = contentType.includes('json') ? errorInSuccess(raw) : null;
-    if (inBody) {
-      // A 200 that is an error object: the upstream failed, and nothing was processed to charge.
-      settle(502, 'upstream_error', null, firstByteAt);
-      throw badSuccess(target, inBody);
-    }
-    // response_format text/srt/vtt answers in plain text: passed on as is, with no usage to read.
-    const usage = contentType.includes('json') ? adapter.response('audio_transcription', raw).usage : null;
-    const { written } = settle(200, 'ok', usage, firstByteAt);
-    await sendAfter(res, 200, raw, {
-      'content-type': contentType,
-      'x-request-id': ctx.id,
-      'x-tollbooth-provider': target.provider.name,
-      'x-tollbooth-attempts': '1',
-      ...modelHeaders(resolution),
-    }, written);
+        targets: admission.targets,
+        strategy: runtime.config.routes[model.model_id]?.strategy ?? 'priority',
+        promptChars: 0,
+        headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
+        replayable: upload.replayable,
+        native: null,
+        prepare(target) {
+          const adapter = createAdapter(target);
+          const up = adapter.request('audio_transcription', { model: upload.model });
+          const headers = { ...target.provider.default_headers, 'content-type': upload.contentType, accept: 'application/json' };
+          return { adapter, outbound: { method: 'POST', url: target.baseUrl + up.path, headers, body: upload.body(target.upstreamModel) as unknown as NodeJS.ReadableStream } };
+        },
+        // The upstream has answered for good, so the upload is spent: removed before the caller hears back.
+        requestSpent: () => upload.cleanup(),
+        handler: wholeBody,
+      },
+      res,
+    );
   } finally {
     await upload.cleanup();
+  }
+
+  /** More than one deployment may serve the model: its upload must be replayable. */
+  function hasFallback(modelId: string): boolean {
+    try {
+      const id = runtime.catalog.resolve(modelId).model.model_id;
+      return (runtime.config.routes[id]?.deployments.length ?? 1) > 1;
+    } catch {
+      return false;
+    }
   }
 };

@@ -5,6 +5,8 @@
  *     through as it arrives;
  *   - file before the model (the openai npm SDK's order): the file is spooled to disk, bounded by
  *     max_upload_bytes, and streamed from there once the model is known.
+ *   - a model with more than one deployment (`spoolFor`): spooled too, so a fallback can send the
+ *     upload again.
  * The upstream body is re-encoded with the same parts in the same order, the model field rewritten
  * to the provider's model name.
  */
@@ -37,14 +39,19 @@ export interface MultipartUpload {
   /** Fields seen so far (more may follow the file when it streams through). */
   fields: Field[];
   file: FilePart;
-  /** The encoded body for upstream, with `model` replaced; consume once. */
+  /** The encoded body for upstream, with `model` replaced; consume once unless `replayable`. */
   body(upstreamModel: string): AsyncGenerator<Uint8Array | string>;
+  /** The file is spooled: `body` can be sent again (a fallback to the next deployment). */
+  replayable: boolean;
   contentType: string;
   /** Drains what was not relayed and removes the spool file, if any. */
   cleanup(): Promise<void>;
 }
 
-export function readMultipart(req: IncomingMessage, limits: { maxUploadBytes: number; spoolDir: string }): Promise<MultipartUpload> {
+export function readMultipart(
+  req: IncomingMessage,
+  limits: { maxUploadBytes: number; spoolDir: string; spoolFor?: (model: string) => boolean },
+): Promise<MultipartUpload> {
   const fields: Field[] = [];
   let file: FilePart | null = null;
   let spoolPath: string | null = null;
@@ -70,6 +77,7 @@ export function readMultipart(req: IncomingMessage, limits: { maxUploadBytes: nu
       file: file!,
       contentType: `multipart/form-data; boundary=${boundary}`,
       body: (upstreamModel) => encode(boundary, fields, file!, upstreamModel, finished, () => failure),
+      replayable: 'spool' in file!.source,
       cleanup: async () => {
         if (file && 'stream' in file.source) file.source.stream.resume();
         if (spoolPath) await rm(spoolPath, { force: true });
@@ -85,7 +93,7 @@ export function readMultipart(req: IncomingMessage, limits: { maxUploadBytes: nu
         failure = new GatewayError('body_too_large', `The upload is larger than the limit of ${limits.maxUploadBytes} bytes.`);
       });
       const model = fields.find((f) => f.name === 'model');
-      if (model) {
+      if (model && !limits.spoolFor?.(model.value)) {
         file = { field, filename: info.filename ?? 'upload', mimeType: info.mimeType, source: { stream } };
         resolve(upload());
         return;

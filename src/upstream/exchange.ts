@@ -111,7 +111,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
         if (strict && this.#size > limit) {
           this.#wake = null;
           this.destroy();
-          reject(new GatewayError('upstream_response_too_large', `The upstream answer is larger than the limit of ${limit} bytes.`, { retryable: true }));
+          reject(new GatewayError('upstream_response_too_large', `The upstream answer is larger than the limit of ${limit} bytes.`));
           return;
         }
         const full = !strict && this.#size >= limit;

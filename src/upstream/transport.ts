@@ -1,6 +1,6 @@
 /**
  * The upstream HTTP client: one undici Agent (a keep-alive pool per origin) with the configured
- * timeouts. Transport failures become catalog errors marked retryable; nothing here knows about
+ * timeouts. Transport failures become catalog errors (retryable by the catalog); nothing here knows about
  * providers.
  */
 import { Agent, type Dispatcher } from 'undici';
@@ -76,13 +76,12 @@ export function transportError(err: unknown, origin: string): GatewayError {
   const code = (err as { code?: string }).code ?? '';
   const name = (err as { name?: string }).name ?? '';
   if (name === 'AbortError' || code === 'UND_ERR_ABORTED') {
-    return new GatewayError('upstream_unreachable', 'The request was aborted.', { cause: err, details: { aborted: true } });
+    return new GatewayError('upstream_unreachable', 'The request was aborted.', { cause: err, details: { aborted: true }, retryable: false });
   }
   if (TIMEOUTS.has(code)) {
-    return new GatewayError('upstream_timeout', `The upstream at ${origin} timed out (${code}).`, { cause: err, retryable: true });
+    return new GatewayError('upstream_timeout', `The upstream at ${origin} timed out (${code}).`, { cause: err });
   }
   return new GatewayError('upstream_unreachable', `The upstream at ${origin} could not be reached (${code || name || 'error'}).`, {
     cause: err,
-    retryable: true,
   });
 }

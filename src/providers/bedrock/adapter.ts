@@ -88,7 +88,7 @@ function parseObject(raw: Uint8Array): Record<string, unknown> {
   } catch {
     // fall through
   }
-  throw new GatewayError('upstream_bad_response', 'AWS Bedrock returned a body that is not a JSON object.', { details: { provider: 'bedrock' }, retryable: true });
+  throw new GatewayError('upstream_bad_response', 'AWS Bedrock returned a body that is not a JSON object.', { details: { provider: 'bedrock' } });
 }
 
 function notSupported(target: Target, operation: Operation): GatewayError {

@@ -38,7 +38,7 @@ export function embeddingResponse(
 ): { body: string; usage: Usage | null } {
   const vectors = family === 'titan' ? [raw.embedding] : cohereVectors(raw.embeddings);
   if (!vectors.every((v): v is number[] => Array.isArray(v))) {
-    throw new GatewayError('upstream_bad_response', 'Bedrock returned an embeddings body without vectors.', { details: { provider: 'bedrock' }, retryable: true });
+    throw new GatewayError('upstream_bad_response', 'Bedrock returned an embeddings body without vectors.', { details: { provider: 'bedrock' } });
   }
   const usage = family === 'titan' && typeof raw.inputTextTokenCount === 'number' ? reported(raw.inputTextTokenCount, 0) : null;
   const data = vectors.map((embedding, index) => ({

@@ -60,6 +60,5 @@ export function generationFailed(target: Target, reason: unknown, error: unknown
   const detail = typeof error === 'string' && error.length > 0 ? `: ${error}` : '';
   return new GatewayError('upstream_error', `Cohere ended the generation with ${String(reason)}${detail}.`, {
     details: { provider: target.provider.name, upstream_code: String(reason) },
-    retryable: true,
   });
 }

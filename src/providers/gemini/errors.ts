@@ -21,7 +21,6 @@ export function geminiError(target: Target, status: number, headers: IncomingHtt
     // The gateway's key was refused, not the caller's: same answer as a 401 (see upstream-error.ts).
     return new GatewayError('upstream_auth_failed', `The ${target.provider.name} credential was rejected by the provider (HTTP ${status}).`, {
       details: { provider: target.provider.name, upstream_status: status, upstream_code: 'API_KEY_INVALID' },
-      retryable: true,
     });
   }
   const delay = details.find((d) => d['@type']?.endsWith('google.rpc.RetryInfo'))?.retryDelay;

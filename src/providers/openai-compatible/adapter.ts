@@ -51,7 +51,6 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
       const notJson = () =>
         new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
           details: { provider: target.provider.name },
-          retryable: true,
         });
       if (compat?.tool_calls_incomplete || compat?.content_parts) {
         // This vendor's answers may need fixing: the whole body is read.

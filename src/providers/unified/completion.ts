@@ -68,7 +68,6 @@ export function parseUpstreamJson(target: Target, raw: Uint8Array): Record<strin
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
       details: { provider: target.provider.name },
-      retryable: true,
     });
   }
   return parsed as Record<string, unknown>;
