@@ -1,16 +1,20 @@
 /**
  * Ledger and admission figures on this machine:
- *   node_modules/.bin/node bench/ledger.ts [--entries N] [--dir DIR]
+ *   node_modules/.bin/node bench/ledger.ts [--entries N] [--sizes 100000,1000000] [--dir DIR] [--skip-admission]
  *
  * - throughput: N charges appended as fast as the loop can (yielding every 1000 so commits run),
  *   every one fsynced by group commit; entries/s, fsyncs, entries per fsync;
- * - low load: one charge every 5 ms; the time to its acknowledgement (commit window + sync interval
- *   + one fsync, the defaults: 2 ms and 20 ms);
- * - replay: opening the ledger of N entries (chain check + balances);
+ * - low load: one charge every 5 ms; the time to its acknowledgement (commit window 2 ms + sync
+ *   interval 20 ms + one fsync);
+ * - at scale, per size in --sizes: a ledger of that many charges (50 orgs, 6 models, 1% grants,
+ *   default checkpointing), then in a fresh child process each: time to ready (Ledger.open) and its
+ *   peak RSS (with the RSS of an idle process that imported the same code), and `ledger verify`
+ *   time and peak RSS; bytes per charge on disk;
  * - admission: admit + settle per request (plan with RPM/TPM limits and a credit hold), in µs.
  * The ledger lives in a temp dir on the same filesystem as /tmp unless --dir says otherwise.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,37 +29,58 @@ import type { UsageRecord } from '../src/metering/record.ts';
 import { createMetrics } from '../src/metrics/registry.ts';
 import type { Target } from '../src/routing/target.ts';
 
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '200000' }, dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    entries: { type: 'string', default: '200000' },
+    sizes: { type: 'string', default: '100000,1000000' },
+    dir: { type: 'string' },
+    child: { type: 'string' },
+    'skip-admission': { type: 'boolean', default: false },
+  },
+});
 const N = Number(values.entries);
 const base = values.dir ?? tmpdir();
+const NODE = process.execPath;
+const SELF = new URL(import.meta.url).pathname;
+const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
 
-function record(n: number): UsageRecord {
+const MODELS = [
+  ['gpt-6-luna', 'openai'],
+  ['gpt-4.1-nano', 'openai'],
+  ['claude-sonnet-4-5', 'anthropic'],
+  ['gemini-2.5-flash', 'gemini'],
+  ['llama-3.3-70b', 'groq'],
+  ['mistral-large', 'mistral'],
+] as const;
+
+function record(n: number, ts = new Date().toISOString()): UsageRecord {
+  const [model, provider] = MODELS[n % MODELS.length]!;
   return {
-    ts: new Date().toISOString(),
-    request_id: `bench-${n}`,
-    org: `org-${n % 10}`,
-    key_id: 'bench-key',
-    api: 'unified',
+    ts,
+    request_id: `req_${(n * 2654435761).toString(36)}${n.toString(36)}`,
+    org: `org-${n % 50}`,
+    key_id: `key-${n % 200}`,
+    api: n % 3 === 0 ? 'native' : 'unified',
     operation: 'chat',
     stream: n % 2 === 0,
-    requested_model: 'gpt-6-luna',
-    model: 'gpt-6-luna',
-    provider: 'openai',
-    upstream_model: 'gpt-6-luna',
-    credential: 'openai',
-    billing: 'managed',
+    requested_model: model,
+    model,
+    provider,
+    upstream_model: model,
+    credential: provider,
+    billing: n % 10 === 0 ? 'byok' : 'managed',
     status: 200,
     outcome: 'ok',
-    prompt_tokens: 100 + (n % 50),
-    completion_tokens: 300 + (n % 70),
-    cached_tokens: 0,
+    prompt_tokens: 100 + (n % 5000),
+    completion_tokens: 30 + (n % 700),
+    cached_tokens: n % 4 === 0 ? 64 : 0,
     reasoning_tokens: 0,
     usage_source: 'reported',
-    credits: '1.15414',
+    credits: n % 10 === 0 ? '0' : `1.${String(n % 1000000).padStart(6, '0')}`,
     unpriced: false,
     attempts: 1,
-    duration_ms: 123.456,
-    ttfb_ms: 45.6,
+    duration_ms: 100 + (n % 900) + 0.123,
+    ttfb_ms: 20 + (n % 80) + 0.5,
   };
 }
 
@@ -66,6 +91,8 @@ function metric(text: string, name: string): number {
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 async function throughput(dir: string): Promise<void> {
   const metrics = createMetrics();
@@ -99,13 +126,63 @@ async function lowLoad(dir: string): Promise<void> {
   console.log(`low-load ack:       p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms (commit window 2 ms + sync interval 20 ms + one fsync)`);
 }
 
-async function replay(dir: string): Promise<void> {
+/** Writes `size` charges (and a grant per 100) over 30 days of timestamps, as fast as group commit takes them. */
+async function generate(dir: string, size: number): Promise<number> {
+  const ledger = await Ledger.open({ dir, commitWindowMs: 2, syncIntervalMs: 20 });
+  const t0 = Date.UTC(2026, 10, 1);
   const start = performance.now();
-  const ledger = await Ledger.open({ dir });
+  for (let i = 0; i < size; i++) {
+    const ts = new Date(t0 + Math.floor((i / size) * 30 * 86_400_000)).toISOString();
+    if (i % 100 === 0) ledger.grant({ org: `org-${i % 50}`, pico: 1000n * PICO_PER_CREDIT, kind: 'top_up', grantId: `g-${i}`, source: 'admin', by: 'admin-key', note: '' });
+    ledger.record(record(i, ts));
+    if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+  }
+  await ledger.flush();
   const seconds = (performance.now() - start) / 1000;
-  const entries = ledger.head.seq;
   await ledger.close();
-  console.log(`replay at start:    ${Math.round(entries / seconds).toLocaleString('en')} entries/s (${entries} entries checked and replayed in ${seconds.toFixed(2)} s)`);
+  return seconds;
+}
+
+/** Runs this file as a child (`--child open|idle|verify`): its wall time and peak RSS. */
+function child(kind: string, dir: string): { seconds: number; maxRssBytes: number; out: string } {
+  const run = spawnSync(NODE, [SELF, '--child', kind, '--dir', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (run.status !== 0) throw new Error(`child ${kind} failed: ${run.stderr}${run.stdout}`);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+}
+
+async function runChild(kind: string, dir: string): Promise<void> {
+  const start = performance.now();
+  let out = '';
+  if (kind === 'open') {
+    const ledger = await Ledger.open({ dir });
+    out = `head seq ${ledger.head.seq}`;
+    const seconds = (performance.now() - start) / 1000;
+    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+    await ledger.close();
+    console.log(JSON.stringify({ seconds, maxRssBytes, out }));
+    return;
+  }
+  if (kind === 'verify') {
+    const { runLedgerCommand } = await import('../src/cli/ledger.ts');
+    const code = await runLedgerCommand(['verify', '--dir', dir], '', { out: (s) => (out += s), err: (s) => (out += s) });
+    if (code !== 0) throw new Error(out);
+  }
+  // idle: the code imported, nothing read.
+  console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, out: out.trim() }));
+}
+
+async function atScale(root: string, size: number): Promise<void> {
+  const dir = join(root, `scale-${size}`);
+  const writeSeconds = await generate(dir, size);
+  const files = readdirSync(dir).filter((f) => /^ledger-\d+\./.test(f));
+  const bytes = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  const idle = child('idle', dir);
+  const open = child('open', dir);
+  const verify = child('verify', dir);
+  console.log(`ledger of ${size.toLocaleString('en')} charges: ${mb(bytes)} in ${files.length} file(s), ${(bytes / (size * 1.01)).toFixed(0)} bytes per entry; written in ${writeSeconds.toFixed(1)} s (${Math.round((size * 1.01) / writeSeconds).toLocaleString('en')} entries/s fsynced)`);
+  console.log(`  time to ready:    ${open.seconds.toFixed(2)} s, peak RSS ${mb(open.maxRssBytes)} (idle process ${mb(idle.maxRssBytes)}: +${mb(open.maxRssBytes - idle.maxRssBytes)})`);
+  console.log(`  ledger verify:    ${verify.seconds.toFixed(2)} s, peak RSS ${mb(verify.maxRssBytes)}`);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 async function admission(): Promise<void> {
@@ -138,13 +215,17 @@ async function admission(): Promise<void> {
   console.log(`admission overhead: ${us.toFixed(2)} µs per request (plan check, RPM+TPM per key and org, credit hold, settle)`);
 }
 
-const dir = mkdtempSync(join(base, 'tollbooth-bench-ledger-'));
-try {
-  console.log(`node ${process.version}, ledger in ${dir}`);
-  await throughput(join(dir, 'throughput'));
-  await replay(join(dir, 'throughput'));
-  await lowLoad(join(dir, 'low-load'));
-  await admission();
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+if (values.child) {
+  await runChild(values.child, values.dir!);
+} else {
+  const dir = mkdtempSync(join(base, 'tollbooth-bench-ledger-'));
+  try {
+    console.log(`node ${process.version}, ledger in ${dir}`);
+    await throughput(join(dir, 'throughput'));
+    await lowLoad(join(dir, 'low-load'));
+    for (const size of values.sizes!.split(',').filter(Boolean).map(Number)) await atScale(dir, size);
+    if (!values['skip-admission']) await admission();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

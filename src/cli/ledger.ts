@@ -1,19 +1,24 @@
 /**
- * `tollbooth ledger verify|summary`: read-only tools over the ledger files.
- *   verify   checks every line's hash, seq and prev_hash across files; exit 0 when intact, 1 with
- *            the file:line of each edited, deleted or reordered entry.
+ * `tollbooth ledger verify|summary|repair`: tools over the ledger files (read as streams).
+ *   verify   checks every line's hash, seq and prev_hash across files, and that every checkpoint
+ *            equals the replay of the entries before it; exit 0 when intact, 1 with the file:line
+ *            of each edited, deleted or reordered entry or disagreeing checkpoint.
  *   summary  balances per org and totals grouped by org, model, provider or day; exact credits.
+ *   repair   sets a damaged tail aside (readable, under set-aside/) and continues the chain with
+ *            an entry recording it; with the gateway stopped.
  * The directory is --dir, else the `ledger.dir` of --config (or the default config).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
-import { describeProblem, walkChain } from '../metering/ledger/chain.ts';
-import { QUARANTINE_DIR } from '../metering/ledger/segments.ts';
+import { describeProblem, walkChain, type ChainProblem } from '../metering/ledger/chain.ts';
+import { Replay, stateDifference } from '../metering/ledger/checkpoint.ts';
+import { QUARANTINE_DIR, SET_ASIDE_DIR } from '../metering/ledger/segments.ts';
 import { summarize, type GroupBy, type LedgerSummary } from '../metering/ledger/summary.ts';
 
 export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --config FILE]
+       tollbooth ledger repair [--dir DIR | --config FILE]
        tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--json]
        tollbooth ledger collect [--config FILE] [--dir DIR] [--once]
        tollbooth ledger reconcile [--config FILE] [--dir DIR] [--repair]
@@ -44,6 +49,7 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
   }
   const dir = values.dir ?? loadConfig(values.config ?? defaultConfig).config.ledger.dir;
   if (sub === 'verify') return verify(dir, io);
+  if (sub === 'repair') return repair(dir, io);
   if (sub === 'summary') {
     if (!['org', 'model', 'provider', 'day'].includes(values.by!)) {
       io.err(`--by must be org, model, provider or day\n${LEDGER_USAGE}`);
@@ -59,7 +65,19 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
 }
 
 function verify(dir: string, io: Out): number {
-  const walk = walkChain(dir);
+  const replay = new Replay();
+  const checkpoints: ChainProblem[] = [];
+  let checked = 0;
+  const walk = walkChain(dir, (entry, at) => {
+    if (entry.type === 'checkpoint') {
+      checked++;
+      const difference = stateDifference(replay.state(), entry.checkpoint);
+      if (difference !== null) checkpoints.push({ ...at, message: `checkpoint seq ${entry.seq} does not equal the replay of the entries before it: ${difference}` });
+    }
+    replay.apply(entry);
+  });
+  walk.problems.push(...checkpoints);
+  walk.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
   for (const p of walk.problems) io.out(`${describeProblem(p)}\n`);
   if (walk.torn) {
     io.out(
@@ -68,17 +86,37 @@ function verify(dir: string, io: Out): number {
   }
   const quarantined = listQuarantine(dir);
   if (quarantined.length > 0) io.out(`note: ${quarantined.length} torn tail(s) set aside in ${join(dir, QUARANTINE_DIR)}: ${quarantined.join(', ')}\n`);
+  const repaired = listDir(join(dir, SET_ASIDE_DIR));
+  if (repaired.length > 0) io.out(`note: ${repaired.length} damaged tail(s) set aside by \`ledger repair\` in ${join(dir, SET_ASIDE_DIR)}: ${repaired.join(', ')}\n`);
   if (walk.problems.length > 0) {
     io.out(`FAILED: ${walk.problems.length} problem(s) in ${walk.entries} entries (${walk.segments.length} file(s)) in ${dir}\n`);
     return 1;
   }
-  io.out(`ok: ${walk.entries} entries in ${walk.segments.length} file(s), chain intact; head seq ${walk.head.seq} hash ${walk.head.hash}\n`);
+  io.out(`ok: ${walk.entries} entries in ${walk.segments.length} file(s), chain intact, ${checked} checkpoint(s) equal to the replay; head seq ${walk.head.seq} hash ${walk.head.hash}\n`);
+  return 0;
+}
+
+async function repair(dir: string, io: Out): Promise<number> {
+  const { repairLedger } = await import('../metering/ledger/repair.ts');
+  const result = await repairLedger(dir);
+  if (result.entry === null) {
+    io.out(`ok: the chain in ${dir} is intact; nothing to repair\n`);
+    return 0;
+  }
+  const e = result.entry;
+  io.out(`first problem: ${e.problem}\n`);
+  for (const f of e.set_aside) io.out(`set aside: ${f.from} from line ${f.from_line}: ${f.lines} line(s), ${f.bytes} bytes -> ${join(dir, f.file)} (sha256 ${f.sha256})\n`);
+  io.out(`repaired: ${e.count} line(s) from seq ${e.first_bad_seq} on set aside in ${result.setAsideDir}; the chain goes on with repair entry seq ${e.seq}. Balances no longer include what was set aside: review it.\n`);
   return 0;
 }
 
 function listQuarantine(dir: string): string[] {
+  return listDir(join(dir, QUARANTINE_DIR));
+}
+
+function listDir(path: string): string[] {
   try {
-    return readdirSync(join(dir, QUARANTINE_DIR)).sort();
+    return readdirSync(path).sort();
   } catch {
     return [];
   }

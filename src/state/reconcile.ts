@@ -6,8 +6,7 @@
  * they are; run a repair while no managed traffic settles (the replay and the write are not one
  * step).
  */
-import { walkChain } from '../metering/ledger/chain.ts';
-import { Accounts } from '../metering/ledger/accounts.ts';
+import { loadLedger } from '../metering/ledger/checkpoint.ts';
 import type { GrantEntry, LedgerEntry } from '../metering/ledger/entry.ts';
 import { formatCredits } from '../metering/credits.ts';
 import { fromPair, toPair } from './redis/amount.ts';
@@ -31,8 +30,11 @@ export interface Reconciliation {
 }
 
 export async function reconcile(store: RedisStateStore, dir: string, repair: boolean): Promise<Reconciliation> {
-  const accounts = new Accounts();
-  const lastIds = new Map<string, string>();
+  // From the ledger's last checkpoint and the entries after it, read as a stream (as a start does).
+  const { replay, walk } = loadLedger(dir);
+  if (walk.problems.length > 0) throw new Error(`the ledger in ${dir} fails verification: run \`tollbooth ledger verify --dir ${dir}\` first`);
+  const accounts = replay.accounts;
+  const lastIds = replay.streamIds;
   const grants = new Map<string, Map<string, string>>();
   const noteGrant = (entry: GrantEntry) => {
     const { seq, prev_hash, hash, instance, stream_id, ...body } = entry;
@@ -40,12 +42,7 @@ export async function reconcile(store: RedisStateStore, dir: string, repair: boo
     if (!byId) grants.set(entry.org, (byId = new Map()));
     byId.set(entry.grant_id, JSON.stringify(body));
   };
-  const walk = walkChain(dir, (entry) => {
-    accounts.apply(entry);
-    if (entry.type === 'grant') noteGrant(entry);
-    if (entry.stream_id !== undefined) lastIds.set(entry.org, entry.stream_id);
-  });
-  if (walk.problems.length > 0) throw new Error(`the ledger in ${dir} fails verification: run \`tollbooth ledger verify --dir ${dir}\` first`);
+  for (const grant of replay.grants.values()) noteGrant(grant);
 
   const client = store.client;
   const keys = store.keys;

@@ -4,7 +4,7 @@
  * carry the file and line, so an edited, deleted or reordered entry is found where it is.
  */
 import { checkLine, GENESIS_HASH, type LedgerEntry } from './entry.ts';
-import { listSegments, readSegment, type Segment } from './segments.ts';
+import { listSegments, scanLines, type Segment } from './segments.ts';
 
 export interface Position {
   file: string;
@@ -31,49 +31,70 @@ export interface ChainHead {
 export interface ChainWalk {
   segments: Segment[];
   head: ChainHead;
+  /** Entries visited (from `from` on, when given). */
   entries: number;
   problems: ChainProblem[];
   torn: TornTail | null;
 }
 
+/** Where a walk starts other than at the first entry ever: a checkpoint trusted by its own hash. */
+export interface WalkFrom {
+  /** Index in the list of segments. */
+  segment: number;
+  offset: number;
+  line: number;
+  /** The seq and prev_hash the entry there must have. */
+  seq: number;
+  prevHash: string;
+}
+
 /** Visits every entry that could be read (also around problems, so a summary stays possible). */
-export function walkChain(dir: string, visit: (entry: LedgerEntry, at: Position) => void = () => {}): ChainWalk {
-  const segments = listSegments(dir);
+export function walkChain(
+  dir: string,
+  visit: (entry: LedgerEntry, at: Position) => void = () => {},
+  from: WalkFrom | null = null,
+  segments: Segment[] = listSegments(dir),
+): ChainWalk {
   const problems: ChainProblem[] = [];
-  let expectedSeq = 1;
-  let prevHash: string | null = GENESIS_HASH;
+  let expectedSeq = from?.seq ?? 1;
+  let prevHash: string | null = from?.prevHash ?? GENESIS_HASH;
   let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
   let entries = 0;
   let torn: TornTail | null = null;
 
-  segments.forEach((segment, i) => {
-    const { lines, tail, tailOffset } = readSegment(segment.path);
-    lines.forEach((text, j) => {
-      const at: Position = { file: segment.name, line: j + 1 };
-      const checked = checkLine(text);
-      const entry = checked.entry;
-      if (!checked.ok) problems.push({ ...at, message: checked.why });
-      if (entry === null) {
-        expectedSeq++;
-        prevHash = null;
-        return;
-      }
-      if (checked.ok) {
-        const order = orderProblem(entry, expectedSeq, prevHash);
-        if (order) problems.push({ ...at, message: order });
-      }
-      visit(entry, at);
-      entries++;
-      expectedSeq = entry.seq + 1;
-      prevHash = typeof entry.hash === 'string' ? entry.hash : null;
-      head = { seq: entry.seq, hash: prevHash ?? '' };
-    });
-    if (tail.length > 0) {
-      const at = { file: segment.name, line: lines.length + 1 };
-      if (i === segments.length - 1) torn = { ...at, segment, offset: tailOffset, bytes: tail };
-      else problems.push({ ...at, message: `${tail.length} bytes without a final newline in a file that is not the newest` });
+  for (let i = from?.segment ?? 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const start = from !== null && i === from.segment ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
+    const scan = scanLines(
+      segment.path,
+      (bytes, { line }) => {
+        const at: Position = { file: segment.name, line };
+        const checked = checkLine(bytes.toString('utf8'));
+        const entry = checked.entry;
+        if (!checked.ok) problems.push({ ...at, message: checked.why });
+        if (entry === null) {
+          expectedSeq++;
+          prevHash = null;
+          return;
+        }
+        if (checked.ok) {
+          const order = orderProblem(entry, expectedSeq, prevHash);
+          if (order) problems.push({ ...at, message: order });
+        }
+        visit(entry, at);
+        entries++;
+        expectedSeq = entry.seq + 1;
+        prevHash = typeof entry.hash === 'string' ? entry.hash : null;
+        head = { seq: entry.seq, hash: prevHash ?? '' };
+      },
+      start,
+    );
+    if (scan.tail.length > 0) {
+      const at = { file: segment.name, line: start.line + scan.lines };
+      if (i === segments.length - 1) torn = { ...at, segment, offset: scan.tailOffset, bytes: scan.tail };
+      else problems.push({ ...at, message: `${scan.tail.length} bytes without a final newline in a file that is not the newest` });
     }
-  });
+  }
   return { segments, head, entries, problems, torn };
 }
 

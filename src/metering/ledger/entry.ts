@@ -57,10 +57,71 @@ export interface GrantEntry extends Chained {
   stream_id?: string;
 }
 
-export type LedgerEntry = ChargeEntry | GrantEntry;
+/** One org's balances as a replay builds them, in exact decimal credits. */
+export interface OrgState {
+  granted: string;
+  wallet: string;
+  charged: string;
+  /** Period key → allowance spent in it. */
+  allowance_used: Record<string, string>;
+  /** The org's grant entries, whole (reconcile writes their bodies back to the shared store). */
+  grants: GrantEntry[];
+}
+
+/** What a replay of every entry before a checkpoint builds; replay resumes from it. */
+export interface CheckpointState {
+  orgs: Record<string, OrgState>;
+  /** In a consolidated ledger: per org, the last shared-stream entry collected. */
+  stream_ids: Record<string, string>;
+  /** Charges written while the shared store was unreachable (settled again at start). */
+  unsettled: ChargeEntry[];
+}
+
+/**
+ * The replay of the chain up to this entry (not included), written every N entries or T seconds,
+ * at rotation and at a clean shutdown: start-up replays only what follows the last one.
+ */
+export interface CheckpointEntry extends Chained {
+  type: 'checkpoint';
+  ts: string;
+  checkpoint: CheckpointState;
+}
+
+/** A file set aside by `tollbooth ledger repair`. */
+export interface SetAsideFile {
+  /** Path relative to the ledger directory. */
+  file: string;
+  /** The ledger file and first line it was cut from. */
+  from: string;
+  from_line: number;
+  lines: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** `tollbooth ledger repair` set a damaged tail aside; the chain goes on from the last good entry. */
+export interface RepairEntry extends Chained {
+  type: 'repair';
+  ts: string;
+  /** The seq the chain expected where it broke, the problem found there, and what was set aside. */
+  first_bad_seq: number;
+  problem: string;
+  set_aside: SetAsideFile[];
+  /** Lines set aside in all. */
+  count: number;
+}
+
+export type LedgerEntry = ChargeEntry | GrantEntry | CheckpointEntry | RepairEntry;
 
 /** An entry as handed to the ledger: the chain fields are the ledger's to fill. */
-export type EntryBody = Omit<ChargeEntry, keyof Chained> | Omit<GrantEntry, keyof Chained>;
+export type EntryBody =
+  | Omit<ChargeEntry, keyof Chained>
+  | Omit<GrantEntry, keyof Chained>
+  | Omit<CheckpointEntry, keyof Chained>
+  | Omit<RepairEntry, keyof Chained>;
+
+/** Every checkpoint line starts with this (its first member in sorted order): found without parsing. */
+export const CHECKPOINT_LINE_PREFIX = '{"checkpoint":';
 
 /** Canonical JSON: sorted keys, no whitespace. */
 export function canonicalJson(value: unknown): string {

@@ -3,9 +3,12 @@
  * the balances that are its replay. It is the gateway's UsageRecorder: every metered exchange
  * becomes one charge entry, paid from the org's period allowance first, then its wallet.
  *
- * On open: the chain is walked and checked (a broken chain refuses to open, naming the file and
- * line), a torn last line is quarantined and reported, balances are rebuilt, and appending resumes
- * after the last good entry.
+ * On open: the last checkpoint is found, the chain from it to the end is checked (a broken chain
+ * refuses to open, naming the file and line and `tollbooth ledger repair`), a torn last line is
+ * quarantined and reported, balances are rebuilt from the checkpoint and the entries after it,
+ * and appending resumes after the last good entry. A checkpoint (the replay so far, see
+ * checkpoint.ts) is appended every `checkpointEvery` entries or `checkpointIntervalMs`, after a
+ * rotation and at close, always from a timer or an immediate: never inside a request's append.
  */
 import { mkdir } from 'node:fs/promises';
 import type { OrgConfig } from '../../config/types.ts';
@@ -14,8 +17,9 @@ import type { Logger } from '../../util/log.ts';
 import { formatCredits, parseCredits } from '../credits.ts';
 import type { UsageRecord, UsageRecorder } from '../record.ts';
 import { Accounts, type Allowance, type OrgBalance, type Split } from './accounts.ts';
-import { describeProblem, walkChain, type ChainProblem } from './chain.ts';
-import type { ChargeEntry, GrantEntry } from './entry.ts';
+import { describeProblem, type ChainProblem } from './chain.ts';
+import { loadLedger, Replay, grantKey } from './checkpoint.ts';
+import type { ChargeEntry, GrantEntry, RepairEntry } from './entry.ts';
 
 /** What a charge entry carries besides the record and its split (shared state, review flags). */
 export type ChargeExtras = Pick<ChargeEntry, 'instance' | 'settle_id' | 'stream_id' | 'unsettled' | 'over_hold'>;
@@ -33,6 +37,10 @@ export interface LedgerOptions {
   syncIntervalMs?: number;
   /** The allowance the org's plan grants now (null: none), for splitting a charge. */
   allowanceOf?: (org: string) => Allowance | null;
+  /** A checkpoint after this many entries (default 10,000; 0: only at rotation and close). */
+  checkpointEvery?: number;
+  /** A checkpoint this often when entries were appended since the last (default 300 s; 0: never by time). */
+  checkpointIntervalMs?: number;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -53,7 +61,8 @@ export class LedgerCorruptError extends Error {
   constructor(dir: string, problems: ChainProblem[]) {
     super(
       `the ledger in ${dir} fails verification (${problems.length} problem(s)); refusing to append to a broken chain. ` +
-        `First: ${describeProblem(problems[0]!)}. Run \`tollbooth ledger verify --dir ${dir}\`.`,
+        `First: ${describeProblem(problems[0]!)}. Run \`tollbooth ledger verify --dir ${dir}\` to list the problems, then ` +
+        `\`tollbooth ledger repair --dir ${dir}\` (with the gateway stopped) to set the damaged tail aside, readable, and continue the chain.`,
     );
     this.name = 'LedgerCorruptError';
     this.problems = problems;
@@ -67,23 +76,36 @@ export class Ledger implements UsageRecorder {
   readonly torn: TornReport | null;
   readonly #writer: LedgerWriter;
   readonly #allowanceOf: (org: string) => Allowance | null;
+  /** What a replay of the chain so far builds (what a checkpoint records), kept as entries are appended. */
+  readonly #replay: Replay;
   readonly #grants: Map<string, GrantEntry>;
   readonly #log: Logger | undefined;
   readonly #lock: DirLock;
+  readonly #checkpointEvery: number;
+  #sinceCheckpoint = 0;
+  #checkpointSoon: NodeJS.Immediate | null = null;
+  readonly #checkpointTimer: NodeJS.Timeout | null;
+  #closed = false;
   /** Charges this process wrote while the shared store was unreachable (settled again at start). */
   unsettled: ChargeEntry[] = [];
   /** In a consolidated ledger: per org, the last shared-stream entry collected (entries are in stream order). */
   lastStreamIds = new Map<string, string>();
 
-  private constructor(dir: string, lock: DirLock, writer: LedgerWriter, accounts: Accounts, grants: Map<string, GrantEntry>, torn: TornReport | null, options: LedgerOptions) {
+  private constructor(dir: string, lock: DirLock, writer: LedgerWriter, replay: Replay, torn: TornReport | null, options: LedgerOptions) {
     this.dir = dir;
     this.#lock = lock;
     this.#writer = writer;
-    this.accounts = accounts;
-    this.#grants = grants;
+    this.#replay = replay;
+    this.accounts = replay.accounts.clone();
+    this.#grants = replay.grants;
+    this.unsettled = [...replay.unsettled];
+    this.lastStreamIds = replay.streamIds;
     this.torn = torn;
     this.#allowanceOf = options.allowanceOf ?? (() => null);
     this.#log = options.log;
+    this.#checkpointEvery = options.checkpointEvery ?? 10_000;
+    const intervalMs = options.checkpointIntervalMs ?? 300_000;
+    this.#checkpointTimer = intervalMs > 0 ? setInterval(() => this.#checkpointIfBehind(), intervalMs).unref() : null;
   }
 
   static async open(options: LedgerOptions): Promise<Ledger> {
@@ -100,16 +122,8 @@ export class Ledger implements UsageRecorder {
 
   static async #open(options: LedgerOptions, lock: DirLock): Promise<Ledger> {
     const { dir, metrics, log } = options;
-    const accounts = new Accounts();
-    const grants = new Map<string, GrantEntry>();
-    const unsettled: ChargeEntry[] = [];
-    const lastStreamIds = new Map<string, string>();
-    const walk = walkChain(dir, (entry) => {
-      accounts.apply(entry);
-      if (entry.type === 'grant') grants.set(grantKey(entry.org, entry.grant_id), entry);
-      else if (entry.unsettled) unsettled.push(entry);
-      if (entry.stream_id !== undefined) lastStreamIds.set(entry.org, entry.stream_id);
-    });
+    const started = performance.now();
+    const { replay, walk, checkpoint } = loadLedger(dir);
     if (walk.problems.length > 0) throw new LedgerCorruptError(dir, walk.problems);
     let torn: TornReport | null = null;
     if (walk.torn) {
@@ -117,6 +131,7 @@ export class Ledger implements UsageRecorder {
       metrics?.ledgerTornTails.inc();
       log?.warn({ ledger: torn }, `ledger: a torn last line (${torn.bytes} bytes, never acknowledged) was set aside to ${torn.quarantinedTo}`);
     }
+    let ledger: Ledger | null = null;
     const writer = await LedgerWriter.open(
       {
         dir,
@@ -130,16 +145,24 @@ export class Ledger implements UsageRecorder {
               metrics.ledgerCommitSeconds.observe(seconds);
             }
           : undefined,
-        onRotate: (file) => log?.info({ file }, 'ledger: rotated to a new file'),
+        onRotate: (file) => {
+          log?.info({ file }, 'ledger: rotated to a new file');
+          if (ledger) ledger.#scheduleCheckpoint();
+        },
         onFailure: (err) => log?.error({ err }, 'ledger: a write failed; appending has stopped until restart'),
       },
       walk.head,
       walk.segments.at(-1) ?? null,
     );
-    log?.info({ dir, entries: walk.entries, head_seq: walk.head.seq, files: walk.segments.length }, 'ledger: replayed');
-    const ledger = new Ledger(dir, lock, writer, accounts, grants, torn, options);
-    ledger.unsettled = unsettled;
-    ledger.lastStreamIds = lastStreamIds;
+    log?.info(
+      { dir, replayed: walk.entries, from_checkpoint: checkpoint, head_seq: walk.head.seq, files: walk.segments.length, ms: Math.round(performance.now() - started) },
+      'ledger: replayed',
+    );
+    ledger = new Ledger(dir, lock, writer, replay, torn, options);
+    // A long tail (a ledger from before checkpoints, or a crash long after the last one): the next
+    // start need not replay it again.
+    ledger.#sinceCheckpoint = Math.max(0, walk.entries - 1);
+    if (ledger.#checkpointEvery > 0 && ledger.#sinceCheckpoint >= ledger.#checkpointEvery) ledger.#scheduleCheckpoint();
     return ledger;
   }
 
@@ -171,6 +194,8 @@ export class Ledger implements UsageRecorder {
       ...extra,
     });
     if (!decided) this.accounts.applyCharge(record.org, split.period, pico, split.fromAllowance, split.fromWallet);
+    this.#replay.applyCharge(appended.entry as ChargeEntry, pico, split);
+    this.#appended();
     return appended;
   }
 
@@ -189,15 +214,14 @@ export class Ledger implements UsageRecorder {
       by: request.by,
       note: request.note,
     });
-    const entry = appended.entry as GrantEntry;
-    this.#grants.set(grantKey(entry.org, entry.grant_id), entry);
-    return { entry, created: true, acked: appended.acked };
+    return { entry: appended.entry as GrantEntry, created: true, acked: appended.acked };
   }
 
   /** Records a grant that the shared state store has already booked (its balances are the store's). */
   recordGrant(body: Omit<GrantEntry, 'seq' | 'prev_hash' | 'hash'>): Appended {
     const appended = this.#writer.append(body);
-    this.#grants.set(grantKey(body.org, body.grant_id), appended.entry as GrantEntry);
+    this.#replay.apply(appended.entry);
+    this.#appended();
     return appended;
   }
 
@@ -230,8 +254,29 @@ export class Ledger implements UsageRecorder {
     return this.#writer.flush();
   }
 
+  /**
+   * Appends a checkpoint (the replay of everything before it) unless nothing was appended since
+   * the last one; runs from timers and at close, off the request path.
+   */
+  checkpoint(): void {
+    if (this.#closed || this.#sinceCheckpoint === 0 || this.#writer.failure) return;
+    this.#writer.append({ type: 'checkpoint', ts: new Date().toISOString(), checkpoint: this.#replay.state() });
+    this.#sinceCheckpoint = 0;
+  }
+
+  /** Continues the chain after `tollbooth ledger repair` set a damaged tail aside. */
+  recordRepair(body: Omit<RepairEntry, 'seq' | 'prev_hash' | 'hash'>): Appended {
+    const appended = this.#writer.append(body);
+    this.#appended();
+    return appended;
+  }
+
   async close(): Promise<void> {
     try {
+      this.checkpoint();
+      this.#closed = true;
+      if (this.#checkpointTimer) clearInterval(this.#checkpointTimer);
+      if (this.#checkpointSoon) clearImmediate(this.#checkpointSoon);
       await this.#writer.close();
     } finally {
       this.#lock.release();
@@ -241,10 +286,24 @@ export class Ledger implements UsageRecorder {
   #append(body: Parameters<LedgerWriter['append']>[0]): Appended {
     const appended = this.#writer.append(body);
     this.accounts.apply(appended.entry);
+    this.#replay.apply(appended.entry);
+    this.#appended();
     return appended;
   }
-}
 
-function grantKey(org: string, grantId: string): string {
-  return `${org}\0${grantId}`;
+  #appended(): void {
+    if (++this.#sinceCheckpoint === this.#checkpointEvery) this.#scheduleCheckpoint();
+  }
+
+  #scheduleCheckpoint(): void {
+    if (this.#checkpointSoon !== null || this.#closed) return;
+    this.#checkpointSoon = setImmediate(() => {
+      this.#checkpointSoon = null;
+      this.checkpoint();
+    });
+  }
+
+  #checkpointIfBehind(): void {
+    if (this.#sinceCheckpoint > 0) this.checkpoint();
+  }
 }

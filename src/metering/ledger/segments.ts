@@ -1,11 +1,17 @@
 /**
  * The ledger's files: `<dir>/ledger-000001.jsonl`, `ledger-000002.jsonl`, … in chain order
  * (rotation opens the next number); torn tails set aside under `<dir>/quarantine/`.
+ *
+ * Files are read as streams of lines through one fixed buffer: memory stays bounded by the buffer
+ * and the longest line, whatever the size of a file or of the ledger.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SEGMENT = /^ledger-(\d{6,})\.jsonl$/;
+
+/** Bytes read at a time. */
+const READ_CHUNK_BYTES = 1 << 20;
 
 export function segmentName(index: number): string {
   return `ledger-${String(index).padStart(6, '0')}.jsonl`;
@@ -33,21 +39,57 @@ export function listSegments(dir: string): Segment[] {
     .sort((a, b) => a.index - b.index);
 }
 
-export interface SegmentLines {
-  /** Complete (newline-terminated) lines, without their newline. */
-  lines: string[];
+/** Where reading starts in a file: a line's first byte and its 1-based number. */
+export interface LineStart {
+  offset: number;
+  line: number;
+}
+
+export interface SegmentScan {
+  /** Complete (newline-terminated) lines visited. */
+  lines: number;
   /** Bytes after the last newline: a line cut by a crash mid-write (empty when none). */
   tail: Buffer;
-  /** Byte offset where the tail starts. */
+  /** Byte offset where the tail starts (the end of the last complete line). */
   tailOffset: number;
 }
 
-export function readSegment(path: string): SegmentLines {
-  const bytes = readFileSync(path);
-  const end = bytes.lastIndexOf(0x0a) + 1;
-  const text = bytes.subarray(0, end).toString('utf8');
-  const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
-  return { lines, tail: bytes.subarray(end), tailOffset: end };
+/**
+ * Visits every complete line of a file from `from` on: its bytes without the newline (a view into
+ * a reused buffer: copy or decode it before returning), its offset and its line number.
+ */
+export function scanLines(path: string, visit: (bytes: Buffer, at: LineStart) => void, from: LineStart = { offset: 0, line: 1 }): SegmentScan {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  let carry: Buffer = Buffer.alloc(0);
+  let position = from.offset;
+  /** File offset of data[0]. */
+  let base = from.offset;
+  let line = from.line;
+  let lines = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, READ_CHUNK_BYTES, position);
+      if (n === 0) break;
+      position += n;
+      const data = carry.length === 0 ? chunk.subarray(0, n) : Buffer.concat([carry, chunk.subarray(0, n)]);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        visit(data.subarray(start, nl), { offset: base + start, line });
+        line++;
+        lines++;
+        start = nl + 1;
+      }
+      base += start;
+      // The partial last line is kept (copied: `chunk` is reused) until its newline arrives.
+      carry = Buffer.from(data.subarray(start));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { lines, tail: carry, tailOffset: base };
 }
 
 export const QUARANTINE_DIR = 'quarantine';
+/** Damaged tails set aside by `tollbooth ledger repair`, one directory per repair. */
+export const SET_ASIDE_DIR = 'set-aside';

@@ -51,6 +51,7 @@ export function summarize(dir: string, by: GroupBy): LedgerSummary {
   };
   let total = 0n;
   const walk = walkChain(dir, (entry) => {
+    if (entry.type === 'checkpoint' || entry.type === 'repair') return;
     const w = walletOf(entry.org);
     if (entry.type === 'grant') {
       w.granted += parseCredits(entry.credits);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Ledger } from '../../../src/metering/ledger/ledger.ts';
-import { PICO_PER_CREDIT } from '../../../src/metering/credits.ts';
+import { parseCredits, PICO_PER_CREDIT } from '../../../src/metering/credits.ts';
 import { usageRecord } from './records.ts';
 
 let dir: string;
@@ -43,7 +43,8 @@ describe('ledger chain', () => {
     await ledger.close();
 
     const entries = lines(files()[0]!).map((l) => JSON.parse(l));
-    assert.equal(entries.length, 4);
+    assert.equal(entries.length, 5);
+    assert.equal(entries[4].type, 'checkpoint', 'a clean close ends with a checkpoint');
     let prev = '0'.repeat(64);
     entries.forEach((e, i) => {
       assert.equal(e.seq, i + 1);
@@ -64,7 +65,12 @@ describe('ledger chain', () => {
   test('rotation by size keeps the chain across files, and a reopened ledger continues it', async () => {
     const maxFileBytes = 4000;
     let ledger = await Ledger.open({ dir, maxFileBytes });
-    for (let i = 0; i < 60; i++) ledger.record(usageRecord(i));
+    for (let i = 0; i < 60; i++) {
+      ledger.record(usageRecord(i));
+      // Written one by one, so rotations happen while the ledger runs (each is followed by a checkpoint).
+      await ledger.flush();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await ledger.close();
 
     const names = files();
@@ -78,11 +84,15 @@ describe('ledger chain', () => {
     }
 
     ledger = await Ledger.open({ dir, maxFileBytes });
-    assert.equal(ledger.head.seq, 60);
+    const head = ledger.head.seq;
+    assert.equal(ledger.balance('acme').charged, 60n * parseCredits('1.000001'));
     await ledger.charge(usageRecord(60)).acked;
     await ledger.close();
     const all = files().flatMap((f) => lines(f).map((l) => JSON.parse(l)));
-    assert.equal(all.length, 61);
+    assert.equal(all.filter((e) => e.type === 'charge').length, 61);
+    const checkpoints = all.filter((e) => e.type === 'checkpoint');
+    assert.ok(checkpoints.length >= names.length - 1, `a checkpoint after each rotation (${checkpoints.length} in ${names.length} files)`);
+    assert.equal(all.find((e) => e.request_id === 'req-60').seq, head + 1);
     all.forEach((e, i) => {
       assert.equal(e.seq, i + 1);
       if (i > 0) assert.equal(e.prev_hash, all[i - 1].hash);
@@ -132,23 +142,25 @@ describe('ledger chain', () => {
     await ledger.applyConfigGrants(orgs);
     assert.equal(ledger.balance('acme').wallet, 100n * PICO_PER_CREDIT + PICO_PER_CREDIT / 2n);
     await ledger.close();
-    const grants = lines(files()[0]!).map((l) => JSON.parse(l));
+    const grants = lines(files()[0]!).map((l) => JSON.parse(l)).filter((e) => e.type !== 'checkpoint');
     assert.deepEqual(
       grants.map((g) => [g.type, g.grant_id, g.credits, g.source, g.note]),
       [['grant', 'welcome', '100.5', 'config', 'launch']],
     );
   });
 
-  test('open refuses to append to a broken chain and names the line', async () => {
+  test('open refuses to append to a chain broken after its last checkpoint, naming the line and `ledger repair`', async () => {
     const ledger = await Ledger.open({ dir });
     for (let i = 0; i < 3; i++) ledger.record(usageRecord(i));
     await ledger.close();
     const file = join(dir, files()[0]!);
-    const text = readFileSync(file, 'utf8').replace('"prompt_tokens":11', '"prompt_tokens":1');
-    writeFileSync(file, text);
+    // Without the closing checkpoint (as after a crash), the start checks every line from the first.
+    const kept = lines(files()[0]!).filter((l) => !l.startsWith('{"checkpoint":'));
+    writeFileSync(file, kept.map((l) => `${l}\n`).join('').replace('"prompt_tokens":11', '"prompt_tokens":1'));
     await assert.rejects(Ledger.open({ dir }), (err: Error) => {
       assert.equal(err.name, 'LedgerCorruptError');
       assert.match(err.message, /ledger-000001\.jsonl:2: hash does not match/);
+      assert.match(err.message, /`tollbooth ledger repair --dir /);
       return true;
     });
   });

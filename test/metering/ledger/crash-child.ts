@@ -1,12 +1,12 @@
 /**
  * Child process for the crash test: appends charges to the ledger in `argv[2]` as fast as the ledger
  * acknowledges them (at most 5000 unacknowledged), printing the highest acknowledged (fsynced) seq
- * after each ack, until it is killed.
+ * after each ack, until it is killed. A checkpoint every 500 entries and at each rotation.
  */
 import { Ledger } from '../../../src/metering/ledger/ledger.ts';
 import { usageRecord } from './records.ts';
 
-const ledger = await Ledger.open({ dir: process.argv[2]!, commitWindowMs: 1, maxFileBytes: 256 * 1024 });
+const ledger = await Ledger.open({ dir: process.argv[2]!, commitWindowMs: 1, maxFileBytes: 256 * 1024, checkpointEvery: 500 });
 let n = 0;
 let acked = 0;
 for (;;) {

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { walkChain } from '../../../src/metering/ledger/chain.ts';
+import { loadLedger, Replay } from '../../../src/metering/ledger/checkpoint.ts';
+import { canonicalJson } from '../../../src/metering/ledger/entry.ts';
 import { Ledger } from '../../../src/metering/ledger/ledger.ts';
 import { createMetrics } from '../../../src/metrics/registry.ts';
 import { createLogger } from '../../../src/util/log.ts';
@@ -61,6 +64,13 @@ describe('ledger crash safety', () => {
     });
     assert.equal(await exited, 'SIGKILL');
 
+    // The start from the last complete checkpoint builds what a full replay builds.
+    const full = new Replay();
+    walkChain(dir, (entry) => full.apply(entry));
+    const loaded = loadLedger(dir);
+    assert.ok(loaded.checkpoint, 'checkpoints were written before the kill');
+    assert.equal(canonicalJson(loaded.replay.state()), canonicalJson(full.state()));
+
     const ledger = await Ledger.open({ dir });
     assert.ok(ledger.head.seq >= acked, `head seq ${ledger.head.seq} covers the last acknowledged seq ${acked}`);
     await ledger.charge(usageRecord(999_999)).acked;
@@ -69,10 +79,13 @@ describe('ledger crash safety', () => {
     const { code, out } = cliVerify();
     assert.equal(code, 0, out);
     const entries = entriesOnDisk();
-    const bySeq = new Map(entries.map((e) => [e.seq, e]));
-    for (let seq = 1; seq <= acked; seq++) {
-      assert.equal(bySeq.get(seq)?.request_id, `req-${seq - 1}`, `acknowledged entry ${seq} is present`);
-    }
+    entries.forEach((e, i) => assert.equal(e.seq, i + 1, 'seq without gap'));
+    assert.ok(entries.length >= acked);
+    // Charges in the order they were appended, none missing up to the last acknowledged one
+    // (checkpoints after rotations sit between them).
+    const charges = entries.filter((e) => e.seq <= acked && e.type === 'charge');
+    charges.forEach((e, i) => assert.equal(e.request_id, `req-${i}`, `acknowledged charge ${i} is present`));
+    assert.equal(charges.length + entries.filter((e) => e.seq <= acked && e.type === 'checkpoint').length, acked);
     assert.ok(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).length > 1, 'the kill came after at least one rotation');
   });
 
@@ -83,13 +96,13 @@ describe('ledger crash safety', () => {
     const file = join(dir, 'ledger-000001.jsonl');
     const good = readFileSync(file);
     const lastGood = JSON.parse(good.toString('utf8').trimEnd().split('\n').at(-1)!);
-    // Half of a sixth line, as a crash mid-write leaves it.
+    // Half of a seventh line (after 5 charges and the checkpoint written at close), as a crash mid-write leaves it.
     const torn = Buffer.from(`{"api":"unified","billing":"managed","cached_tokens":0,"completion_tokens":2`);
     appendFileSync(file, torn);
 
     const before = cliVerify();
     assert.equal(before.code, 0, 'a torn tail is a crash artefact, not an alteration');
-    assert.match(before.out, /note: ledger-000001\.jsonl:6: \d+ bytes of a torn last line/);
+    assert.match(before.out, /note: ledger-000001\.jsonl:7: \d+ bytes of a torn last line/);
 
     const logs: Record<string, any>[] = [];
     const sink = new Writable({
@@ -105,7 +118,7 @@ describe('ledger crash safety', () => {
     assert.ok(existsSync(quarantined), 'the torn bytes are kept in the quarantine directory');
     assert.deepEqual(readFileSync(quarantined), torn);
     assert.deepEqual(readFileSync(file), good, 'the ledger file is back to its last complete line');
-    assert.deepEqual(ledger.torn, { file: 'ledger-000001.jsonl', line: 6, offset: good.length, bytes: torn.length, quarantinedTo: quarantined });
+    assert.deepEqual(ledger.torn, { file: 'ledger-000001.jsonl', line: 7, offset: good.length, bytes: torn.length, quarantinedTo: quarantined });
     const warning = logs.find((l) => /torn last line/.test(l.msg));
     assert.ok(warning, 'a log line reports it');
     assert.equal(warning.level, 40);

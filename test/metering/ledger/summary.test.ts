@@ -38,7 +38,7 @@ describe('ledger summary', () => {
     const { code, out } = run(['summary', '--dir', dir, '--by', 'org', '--json']);
     assert.equal(code, 0);
     const s = JSON.parse(out);
-    assert.equal(s.entries, 5);
+    assert.equal(s.entries, 6, 'a grant, 4 charges and the checkpoint written at close');
     assert.equal(s.total_credits, '1.300000000001');
     assert.deepEqual(s.groups, [
       { key: 'acme', requests: 3, prompt_tokens: 11 + 12 + 7, completion_tokens: 21 + 22 + 9, credits: '0.3', byok_requests: 1 },
