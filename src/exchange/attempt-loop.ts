@@ -94,7 +94,7 @@ async function attempt(x: ExchangeRequest, target: Target, n: number, res: Serve
     if (isGatewayError(err) && err.retryable) return { error: err, status: 501, outcome: 'upstream_error', firstByteAt: null };
     throw err;
   }
-  const { adapter, outbound } = prepared;
+  const { adapter, outbound, context } = prepared;
   let response;
   try {
     await applyCredential(target, outbound);
@@ -131,6 +131,7 @@ async function attempt(x: ExchangeRequest, target: Target, n: number, res: Serve
     target,
     n,
     adapter,
+    context,
     response,
     firstByteAt,
     signal,

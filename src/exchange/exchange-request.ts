@@ -48,6 +48,8 @@ export interface ExchangeRequest {
 export interface Prepared {
   adapter: ProviderAdapter;
   outbound: OutboundRequest;
+  /** What translating the answer needs from this request (UpstreamRequest.context), carried to the body handler. */
+  context: unknown;
 }
 
 /** One attempt whose upstream answered with a success head, as a body handler sees it. */
@@ -57,6 +59,8 @@ export interface Attempt {
   /** 1-based attempt number. */
   n: number;
   adapter: ProviderAdapter;
+  /** The translator's per-request value (Prepared.context). */
+  context: unknown;
   response: UpstreamResponse;
   firstByteAt: number;
   signal: AbortSignal;

@@ -1,8 +1,11 @@
 /**
- * The adapter contract. An adapter is created per request for one target and only translates: it
- * builds the upstream request from the unified one, turns a response or stream back into the
- * unified shape plus usage, and maps upstream errors. It does no I/O: transport, signing, retries,
- * metering and metrics live outside it.
+ * The adapter contract. An adapter is a set of translations for one target (one API pair: unified ↔
+ * the provider's wire; passthrough is the identity plus a usage tap): it builds the upstream request
+ * from the unified one, turns a response or stream back into the unified shape plus usage, and maps
+ * upstream errors. It holds no per-request state: what translating an answer needs from its
+ * request travels in `UpstreamRequest.context` (and a passthrough's in its NativeRequestInfo), which
+ * the exchange pipeline carries. It does no I/O: transport, signing, retries, metering and metrics
+ * live outside it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Operation } from '../catalog/types.ts';
@@ -10,12 +13,14 @@ import type { GatewayError } from '../errors/catalog.ts';
 import type { Usage } from '../metering/usage.ts';
 import type { Target } from '../routing/target.ts';
 
-export interface UpstreamRequest {
+export interface UpstreamRequest<C = unknown> {
   method: 'GET' | 'POST';
   /** Path (and query) appended to the target's base URL. */
   path: string;
   headers: Record<string, string>;
   body: string | Uint8Array | null;
+  /** What translating this request's answer needs from it: handed back to `response` and `stream`. */
+  context: C;
 }
 
 export interface TranslatedResponse {
@@ -48,6 +53,8 @@ export interface NativeRequestInfo {
   /** The provider's model name, when the request names one. */
   upstreamModel: string | null;
   stream: boolean;
+  /** The provider does not bill this call by tokens (a model listing, a token count): usage 0. */
+  unbilled?: true;
 }
 
 /** Reads usage from a native response without changing a byte of it. */
@@ -56,15 +63,15 @@ export interface UsageTap {
   finish(): { usage: Usage | null; outcome: StreamOutcome; generatedChars: number };
 }
 
-export interface ProviderAdapter {
+export interface ProviderAdapter<C = unknown> {
   /** For audio_transcription only method, path and headers are used: the multipart body is relayed as is. */
-  request(operation: Operation, body: Record<string, unknown>): UpstreamRequest;
-  response(operation: Operation, raw: Uint8Array): TranslatedResponse;
-  stream(operation: Operation): StreamTranslator;
+  request(operation: Operation, body: Record<string, unknown>): UpstreamRequest<C>;
+  response(operation: Operation, raw: Uint8Array, context: C): TranslatedResponse;
+  stream(operation: Operation, context: C): StreamTranslator;
   error(status: number, headers: IncomingHttpHeaders, raw: Uint8Array): GatewayError;
   /** Native passthrough: what the request is, and a tap on its response. */
   describeNative(path: string, body: unknown): NativeRequestInfo;
   tap(info: NativeRequestInfo, contentType: string): UsageTap;
 }
 
-export type AdapterFactory = (target: Target) => ProviderAdapter;
+export type AdapterFactory = (target: Target) => ProviderAdapter<any>;

@@ -68,7 +68,7 @@ export const audioTranscription: Handler = async (ctx, req, res) => {
           const adapter = createAdapter(target);
           const up = adapter.request('audio_transcription', { model: upload.model });
           const headers = { ...target.provider.default_headers, 'content-type': upload.contentType, accept: 'application/json' };
-          return { adapter, outbound: { method: 'POST', url: target.baseUrl + up.path, headers, body: upload.body(target.upstreamModel) as unknown as NodeJS.ReadableStream } };
+          return { adapter, context: up.context, outbound: { method: 'POST', url: target.baseUrl + up.path, headers, body: upload.body(target.upstreamModel) as unknown as NodeJS.ReadableStream } };
         },
         // The upstream has answered for good, so the upload is spent: removed before the caller hears back.
         requestSpent: () => upload.cleanup(),

@@ -72,6 +72,7 @@ function prepare(target: Target, operation: Operation, body: Record<string, unkn
   const up = adapter.request(operation, body);
   return {
     adapter,
+    context: up.context,
     outbound: { method: up.method, url: target.baseUrl + up.path, headers: { ...target.provider.default_headers, ...up.headers }, body: up.body },
   };
 }

@@ -26,7 +26,7 @@ export const translatedStream: BodyHandler = {
     // The head goes to the client now: from here on, no failover and no deadline (the idle limit
     // between chunks still ends a stalled stream, with an error event).
     a.commit();
-    const translator = a.adapter.stream(x.operation);
+    const translator = a.adapter.stream(x.operation, a.context);
     // The translator's parser holds an event until it ends: bounded like any upstream body.
     const limit = x.ctx.runtime.config.limits.max_upstream_body_bytes;
     const sse = String(a.response.headers['content-type'] ?? '').includes('text/event-stream');

@@ -25,7 +25,7 @@ export const translatedBody: BodyHandler = {
       const inBody = errorInSuccess(raw);
       if (inBody) throw badSuccess(target, inBody);
       try {
-        translated = a.adapter.response(x.operation, raw);
+        translated = a.adapter.response(x.operation, raw, a.context);
       } catch (err) {
         throw isGatewayError(err) ? err : badSuccess(target, null);
       }

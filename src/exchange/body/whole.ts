@@ -25,7 +25,7 @@ export const wholeBody: BodyHandler = {
         const inBody = errorInSuccess(raw);
         if (inBody) throw badSuccess(target, inBody);
         try {
-          usage = a.adapter.response(x.operation, raw).usage;
+          usage = a.adapter.response(x.operation, raw, a.context).usage;
         } catch (err) {
           throw isGatewayError(err) ? err : badSuccess(target, null);
         }

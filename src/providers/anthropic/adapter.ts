@@ -17,40 +17,43 @@ import { completionFromMessage } from './response.ts';
 import { AnthropicStream } from './stream.ts';
 import { usageFromAnthropic } from './usage.ts';
 
-export function createAnthropicAdapter(target: Target): ProviderAdapter {
-  let includeUsage = false;
-  /** Set by describeNative: a passthrough call Anthropic does not bill (count_tokens, models). */
-  let unbilled = false;
+/** What an Anthropic answer's translation needs from its request. */
+interface AnthropicContext {
+  /** The caller asked for a usage chunk (stream_options.include_usage). */
+  includeUsage: boolean;
+}
 
+export function createAnthropicAdapter(target: Target): ProviderAdapter<AnthropicContext> {
   return {
     request(operation, body) {
       if (operation !== 'chat') {
         throw new GatewayError('operation_not_supported', `Anthropic serves chat only, not ${operation}.`, { param: 'model' });
       }
-      includeUsage = wantsStreamUsage(body);
       const stream = body.stream === true;
       return {
         method: 'POST',
         path: '/messages',
         headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(messagesRequest(body, target)),
+        context: { includeUsage: wantsStreamUsage(body) },
       };
     },
 
     response: (_operation, raw) => completionFromMessage(parseUpstreamJson(target, raw), target.upstreamModel),
 
-    stream: () => new AnthropicStream(target, { emit: true, includeUsage, model: target.upstreamModel }),
+    stream: (_operation, context) => new AnthropicStream(target, { emit: true, includeUsage: context.includeUsage, model: target.upstreamModel }),
 
     error: (status, headers, raw) => upstreamError(target, status, headers, raw),
 
     describeNative(path, body): NativeRequestInfo {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-      unbilled = !/\/messages\/?$/.test(path.split('?')[0]!);
-      return { operation: 'chat', upstreamModel: typeof b.model === 'string' ? b.model : null, stream: b.stream === true };
+      const info: NativeRequestInfo = { operation: 'chat', upstreamModel: typeof b.model === 'string' ? b.model : null, stream: b.stream === true };
+      // Only /messages is billed; count_tokens and model listings are not.
+      return /\/messages\/?$/.test(path.split('?')[0]!) ? info : { ...info, unbilled: true };
     },
 
-    tap(_info, contentType) {
-      if (unbilled) return jsonBodyTap(() => reported(0, 0));
+    tap(info, contentType) {
+      if (info.unbilled) return jsonBodyTap(() => reported(0, 0));
       if (contentType.includes('text/event-stream')) {
         return streamTap(new AnthropicStream(target, { emit: false, includeUsage: false, model: target.upstreamModel }));
       }

@@ -11,18 +11,18 @@
  */
 import type { Target } from '../../routing/target.ts';
 import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
-import { createOpenAICompatibleAdapter } from '../openai-compatible/adapter.ts';
+import { createOpenAICompatibleAdapter, type OpenAIContext } from '../openai-compatible/adapter.ts';
 
 const DEPLOYMENT = /\/deployments\/([^/]+)\//;
 
-export function createAzureAdapter(target: Target): ProviderAdapter {
+export function createAzureAdapter(target: Target): ProviderAdapter<OpenAIContext> {
   const openai = createOpenAICompatibleAdapter(target);
   const apiVersion = target.credential.apiVersion;
 
   return {
     ...openai,
 
-    request(operation, body): UpstreamRequest {
+    request(operation, body): UpstreamRequest<OpenAIContext> {
       const up = openai.request(operation, body);
       const path =
         apiVersion === null

@@ -28,34 +28,38 @@ export function modelPath(modelId: string, action: string): string {
   return `/model/${encodeURIComponent(modelId)}/${action}`;
 }
 
-export function createBedrockAdapter(target: Target): ProviderAdapter {
-  let includeUsage = false;
-  let encodingFormat: unknown;
+/** What a Bedrock answer's translation needs from its request. */
+interface BedrockContext {
+  includeUsage: boolean;
+  /** The caller's embeddings encoding_format. */
+  encodingFormat: unknown;
+}
 
+export function createBedrockAdapter(target: Target): ProviderAdapter<BedrockContext> {
   return {
-    request(operation, body): UpstreamRequest {
+    request(operation, body): UpstreamRequest<BedrockContext> {
       if (operation === 'embeddings') {
         const family = embeddingFamily(target.upstreamModel);
         if (!family) throw notSupported(target, operation);
-        encodingFormat = body.encoding_format;
-        return post(modelPath(target.upstreamModel, 'invoke'), embeddingRequest(family, body), 'application/json');
+        const context = { includeUsage: false, encodingFormat: body.encoding_format };
+        return post(modelPath(target.upstreamModel, 'invoke'), embeddingRequest(family, body), 'application/json', context);
       }
       if (operation !== 'chat') throw notSupported(target, operation);
       const stream = body.stream === true;
-      includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+      const context = { includeUsage: (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true, encodingFormat: undefined };
       const converse = converseRequest(body, target.upstreamModel, target.model?.max_output_tokens ?? null);
       return stream
-        ? post(modelPath(target.upstreamModel, 'converse-stream'), converse, EVENT_STREAM_CONTENT_TYPE)
-        : post(modelPath(target.upstreamModel, 'converse'), converse, 'application/json');
+        ? post(modelPath(target.upstreamModel, 'converse-stream'), converse, EVENT_STREAM_CONTENT_TYPE, context)
+        : post(modelPath(target.upstreamModel, 'converse'), converse, 'application/json', context);
     },
 
-    response(operation, raw) {
+    response(operation, raw, context) {
       const body = parseObject(raw);
-      if (operation === 'embeddings') return embeddingResponse(embeddingFamily(target.upstreamModel)!, body, target.upstreamModel, encodingFormat);
+      if (operation === 'embeddings') return embeddingResponse(embeddingFamily(target.upstreamModel)!, body, target.upstreamModel, context.encodingFormat);
       return chatCompletion(body, target.upstreamModel);
     },
 
-    stream: () => new ConverseStream({ emit: true, includeUsage, model: target.upstreamModel }),
+    stream: (_operation, context) => new ConverseStream({ emit: true, includeUsage: context.includeUsage, model: target.upstreamModel }),
 
     error: (status, headers, raw) => upstreamError(target, status, headers, raw),
 
@@ -77,8 +81,8 @@ export function createBedrockAdapter(target: Target): ProviderAdapter {
   };
 }
 
-function post(path: string, body: Record<string, unknown>, accept: string): UpstreamRequest {
-  return { method: 'POST', path, headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) };
+function post(path: string, body: Record<string, unknown>, accept: string, context: BedrockContext): UpstreamRequest<BedrockContext> {
+  return { method: 'POST', path, headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body), context };
 }
 
 function parseObject(raw: Uint8Array): Record<string, unknown> {

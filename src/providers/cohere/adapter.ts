@@ -22,17 +22,17 @@ import { usageFromCohere } from './usage.ts';
 /** Cohere answers a refused API key with 498 ("invalid api token"), not 401. */
 const INVALID_TOKEN = 498;
 
-export function createCohereAdapter(target: Target): ProviderAdapter {
-  let includeUsage = false;
-  let base64 = false;
-  /** Set by describeNative: a passthrough call Cohere does not bill by tokens (models list). */
-  let unbilled = false;
+/** What a Cohere answer's translation needs from its request. */
+interface CohereContext {
+  includeUsage: boolean;
+  /** Embeddings were asked for as base64. */
+  base64: boolean;
+}
 
+export function createCohereAdapter(target: Target): ProviderAdapter<CohereContext> {
   return {
     request(operation, body) {
       const stream = operation === 'chat' && body.stream === true;
-      includeUsage = wantsStreamUsage(body);
-      base64 = body.encoding_format === 'base64';
       let payload: Record<string, unknown>;
       if (operation === 'chat') payload = chatRequest(body, target);
       else if (operation === 'embeddings') payload = embedRequest(body, target);
@@ -42,27 +42,29 @@ export function createCohereAdapter(target: Target): ProviderAdapter {
         path: operation === 'chat' ? '/v2/chat' : '/v2/embed',
         headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(payload),
+        context: { includeUsage: wantsStreamUsage(body), base64: body.encoding_format === 'base64' },
       };
     },
 
-    response(operation, raw) {
+    response(operation, raw, context) {
       const body = parseUpstreamJson(target, raw);
-      return operation === 'embeddings' ? embeddingsFromCohere(body, target, base64) : completionFromChat(target, body);
+      return operation === 'embeddings' ? embeddingsFromCohere(body, target, context.base64) : completionFromChat(target, body);
     },
 
-    stream: () => new CohereStream(target, { emit: true, includeUsage, model: target.upstreamModel }),
+    stream: (_operation, context) => new CohereStream(target, { emit: true, includeUsage: context.includeUsage, model: target.upstreamModel }),
 
     error: (status, headers, raw) => upstreamError(target, status === INVALID_TOKEN ? 401 : status, headers, raw),
 
     describeNative(path, body): NativeRequestInfo {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
       const operation = operationOf(path);
-      unbilled = operation === null;
-      return { operation: operation ?? 'chat', upstreamModel: typeof b.model === 'string' ? b.model : null, stream: b.stream === true };
+      const info: NativeRequestInfo = { operation: operation ?? 'chat', upstreamModel: typeof b.model === 'string' ? b.model : null, stream: b.stream === true };
+      // Not an inference call (a model listing): Cohere does not bill it by tokens.
+      return operation === null ? { ...info, unbilled: true } : info;
     },
 
     tap(info, contentType) {
-      if (unbilled) return jsonBodyTap(() => reported(0, 0));
+      if (info.unbilled) return jsonBodyTap(() => reported(0, 0));
       if (contentType.includes('text/event-stream')) {
         return streamTap(new CohereStream(target, { emit: false, includeUsage: false, model: target.upstreamModel }));
       }

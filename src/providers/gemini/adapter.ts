@@ -11,54 +11,59 @@ import { parseUpstreamJson } from '../unified/completion.ts';
 import { wantsStreamUsage } from '../unified/request-fields.ts';
 import { toBatchEmbed, toEmbeddingList, type EmbeddingRequest } from './embeddings.ts';
 import { geminiError } from './errors.ts';
-import { describeGeminiRequest, geminiTap, type GeminiNativeRequest } from './native.ts';
+import { describeGeminiRequest, geminiTap } from './native.ts';
 import { toGenerateContent } from './request.ts';
 import { toChatCompletion } from './response.ts';
 import { GeminiStream } from './stream.ts';
 
-export function createGeminiAdapter(target: Target): ProviderAdapter {
+/** What a Gemini answer's translation needs from its request. */
+interface GeminiContext {
+  includeUsage: boolean;
+  /** The embeddings request as sent (its answer is mapped back onto it). */
+  embedding: EmbeddingRequest | null;
+}
+
+export function createGeminiAdapter(target: Target): ProviderAdapter<GeminiContext> {
   const model = target.upstreamModel.replace(/^models\//, '');
   // v1beta is the superset: thinking, JSON Schema tools and response schemas live there first.
   const base = `/v1beta/models/${model}`;
-  let includeUsage = false;
-  let embedding: EmbeddingRequest | null = null;
-  let native: GeminiNativeRequest | null = null;
 
   return {
-    request(operation, body): UpstreamRequest {
+    request(operation, body): UpstreamRequest<GeminiContext> {
       if (operation === 'embeddings') {
-        embedding = toBatchEmbed(body, model);
-        return post(`${base}:batchEmbedContents`, embedding.body, false);
+        const embedding = toBatchEmbed(body, model);
+        return post(`${base}:batchEmbedContents`, embedding.body, false, { includeUsage: false, embedding });
       }
       if (operation !== 'chat') {
         throw new GatewayError('operation_not_supported', `Gemini serves chat and embeddings through the unified API, not ${operation}.`);
       }
       const stream = body.stream === true;
-      includeUsage = stream && wantsStreamUsage(body);
-      return post(`${base}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`, toGenerateContent(body, model), stream);
+      const context = { includeUsage: stream && wantsStreamUsage(body), embedding: null };
+      return post(`${base}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`, toGenerateContent(body, model), stream, context);
     },
 
-    response(operation, raw) {
+    response(operation, raw, context) {
       const parsed = parseUpstreamJson(target, raw);
-      if (operation === 'embeddings' && embedding) return toEmbeddingList(parsed, model, embedding);
+      if (operation === 'embeddings' && context.embedding) return toEmbeddingList(parsed, model, context.embedding);
       return toChatCompletion(parsed, model);
     },
 
-    stream: () => new GeminiStream(target, { emit: true, includeUsage, model }),
+    stream: (_operation, context) => new GeminiStream(target, { emit: true, includeUsage: context.includeUsage, model }),
 
     error: (status, headers, raw) => geminiError(target, status, headers, raw),
 
     describeNative(path) {
-      native = describeGeminiRequest(path);
-      return native.info;
+      const native = describeGeminiRequest(path);
+      return native.billed ? native.info : { ...native.info, unbilled: true };
     },
 
-    tap: (info, contentType) => geminiTap(target, native ?? { info, billed: true }, contentType),
+    tap: (info, contentType) => geminiTap(target, { info, billed: info.unbilled !== true }, contentType),
   };
 }
 
-function post(path: string, body: unknown, stream: boolean): UpstreamRequest {
+function post(path: string, body: unknown, stream: boolean, context: GeminiContext): UpstreamRequest<GeminiContext> {
   return {
+    context,
     method: 'POST',
     path,
     headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },

@@ -20,12 +20,18 @@ const PATHS: Record<Operation, string> = {
   audio_transcription: '/audio/transcriptions',
 };
 
-export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
+/** What an OpenAI-compatible answer's translation needs from its request. */
+export interface OpenAIContext {
+  /** Usage was asked for on the caller's behalf: its chunk is hidden from the caller. */
+  hideUsageChunk: boolean;
+}
+
+export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<OpenAIContext> {
   const compat = target.provider.openai_compat;
-  let hideUsageChunk = false;
 
   return {
-    request(operation, body): UpstreamRequest {
+    request(operation, body): UpstreamRequest<OpenAIContext> {
+      let hideUsageChunk = false;
       const upstream: Record<string, unknown> = { ...body, model: target.upstreamModel };
       const stream = operation === 'chat' && body.stream === true;
       if (stream && compat) {
@@ -42,6 +48,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
         path: PATHS[operation],
         headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(upstream),
+        context: { hideUsageChunk },
       };
     },
 
@@ -69,7 +76,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter {
       return { body: raw, usage: usageOfBody(bytes, compat, embeddings) };
     },
 
-    stream: () => new OpenAIStream({ compat, hideUsageChunk, emit: true }),
+    stream: (_operation, context) => new OpenAIStream({ compat, hideUsageChunk: context.hideUsageChunk, emit: true }),
 
     error: (status, headers, raw) => upstreamError(target, status, headers, raw),
 
