@@ -1,6 +1,6 @@
 /** The main config file, after validation. Field names match the YAML. */
 import type { ModelRecord } from '../catalog/types.ts';
-import type { RoutingPolicy } from '../routing/routing-health.ts';
+import type { RoutingPolicy } from '../routing/policy.ts';
 
 /** A secret is only ever named, never written in the YAML. */
 export type SecretRef = { env: string } | { file: string };
@@ -29,6 +29,18 @@ export interface WalletGrantConfig {
   id: string;
   credits: CreditAmount;
   note: string;
+}
+
+/** Closed ledger files covered by a later checkpoint are compressed into `archive_dir`, then removed. */
+export interface LedgerRetentionConfig {
+  /** null: retention off (the ledger only grows). Relative paths are under the ledger directory. */
+  archive_dir: string | null;
+  /** Archive closed files whose last write is older than this many days. */
+  keep_days: number | null;
+  /** Archive the oldest closed files while the ledger directory holds more than this. */
+  keep_bytes: number | null;
+  /** Run for each archived file (sh -c, TOLLBOOTH_ARCHIVE_FILE set), e.g. an upload; the file is removed only after exit 0. */
+  archive_command: string | null;
 }
 
 export interface OrgConfig {
@@ -118,6 +130,11 @@ export interface TollboothConfig {
     commit_window_ms: number;
     /** Longest a written entry waits for the fdatasync that makes it durable (and acknowledged). */
     sync_interval_ms: number;
+    /** A checkpoint (the replay so far, in the chain) after this many entries; 0: only at rotation and shutdown. */
+    checkpoint_every_entries: number;
+    /** A checkpoint this often while entries are appended; 0: not by time. */
+    checkpoint_interval_s: number;
+    retention: LedgerRetentionConfig;
   };
   state: StateConfig;
   auth: { mode: 'keys' | 'none'; default_org: string | null };

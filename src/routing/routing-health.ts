@@ -6,19 +6,12 @@
 import { LRUCache } from 'lru-cache';
 import { credentialRegion } from '../credentials/aws/credential-string.ts';
 import type { Secret } from '../credentials/secret.ts';
-import { CircuitBreaker, type BreakerPolicy, type BreakerState } from './breaker.ts';
+import { CircuitBreaker, type BreakerState } from './breaker.ts';
 import { HealthWindow, keyOf, type DeploymentKey, type OutcomeClass } from './health.ts';
+import type { RoutingPolicy } from './policy.ts';
 import type { Target } from './target.ts';
 
-export interface RoutingPolicy {
-  max_attempts: number;
-  /** Time allowed for all attempts before the first byte reaches the caller. */
-  deadline_ms: number;
-  health_window_ms: number;
-  /** How long a credential a provider refused (401/403) is left aside. */
-  credential_cooldown_ms: number;
-  breaker: BreakerPolicy;
-}
+export type { RoutingPolicy } from './policy.ts';
 
 export type Strategy = 'priority' | 'weighted' | 'least-latency';
 
