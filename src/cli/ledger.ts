@@ -12,13 +12,16 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
-import { describeProblem, walkChain, type ChainProblem } from '../metering/ledger/chain.ts';
+import { archiveDirOf, archiveSegments, walkArchive, type ArchiveWalk, type RetentionPolicy } from '../metering/ledger/archive.ts';
+import { describeProblem, walkChain, type ChainProblem, type ChainWalk, type Position } from '../metering/ledger/chain.ts';
+import type { LedgerEntry } from '../metering/ledger/entry.ts';
 import { Replay, stateDifference } from '../metering/ledger/checkpoint.ts';
-import { QUARANTINE_DIR, SET_ASIDE_DIR } from '../metering/ledger/segments.ts';
+import { QUARANTINE_DIR, readArchiveManifest, SET_ASIDE_DIR } from '../metering/ledger/segments.ts';
 import { summarize, type GroupBy, type LedgerSummary } from '../metering/ledger/summary.ts';
 
 export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --config FILE]
        tollbooth ledger repair [--dir DIR | --config FILE]
+       tollbooth ledger archive [--dir DIR | --config FILE] [--to ARCHIVE_DIR] [--keep-days N] [--keep-bytes N] [--command CMD]
        tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--json]
        tollbooth ledger collect [--config FILE] [--dir DIR] [--once]
        tollbooth ledger reconcile [--config FILE] [--dir DIR] [--repair]
@@ -38,6 +41,10 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
       json: { type: 'boolean', default: false },
       once: { type: 'boolean', default: false },
       repair: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      'keep-days': { type: 'string' },
+      'keep-bytes': { type: 'string' },
+      command: { type: 'string' },
     },
   });
   if (sub === 'collect' || sub === 'reconcile') {
@@ -46,6 +53,23 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
     return import('./shared-ledger.ts').then((shared) =>
       sub === 'collect' ? shared.collect(config, dir, values.once!, io) : shared.reconcileCommand(config, dir, values.repair!, io),
     );
+  }
+  if (sub === 'archive') {
+    const ledger = values.dir === undefined || values.to === undefined ? loadConfig(values.config ?? defaultConfig).config.ledger : null;
+    const dir = values.dir ?? ledger!.dir;
+    const retention = ledger?.retention;
+    const archiveDir = values.to ?? retention?.archive_dir ?? null;
+    if (archiveDir === null) {
+      io.err(`ledger archive: no archive directory (--to, or ledger.retention.archive_dir)\n${LEDGER_USAGE}`);
+      return 2;
+    }
+    const number = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    return archive(dir, {
+      archiveDir,
+      keepDays: number(values['keep-days']) ?? retention?.keep_days ?? null,
+      keepBytes: number(values['keep-bytes']) ?? retention?.keep_bytes ?? null,
+      command: values.command ?? retention?.archive_command ?? null,
+    }, io);
   }
   const dir = values.dir ?? loadConfig(values.config ?? defaultConfig).config.ledger.dir;
   if (sub === 'verify') return verify(dir, io);
@@ -64,35 +88,73 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
   return 2;
 }
 
-function verify(dir: string, io: Out): number {
-  const replay = new Replay();
+function verify(dir: string, io: Out): number | Promise<number> {
+  const replay = { current: new Replay(), trustNext: false };
   const checkpoints: ChainProblem[] = [];
-  let checked = 0;
-  const walk = walkChain(dir, (entry, at) => {
+  let compared = 0;
+  const visit = (entry: LedgerEntry, at: Position) => {
     if (entry.type === 'checkpoint') {
-      checked++;
-      const difference = stateDifference(replay.state(), entry.checkpoint);
+      if (replay.trustNext) {
+        // Archived files not readable here: the replay starts over from the first checkpoint after them.
+        replay.current = Replay.fromState(entry.checkpoint);
+        replay.trustNext = false;
+        return;
+      }
+      compared++;
+      const difference = stateDifference(replay.current.state(), entry.checkpoint);
       if (difference !== null) checkpoints.push({ ...at, message: `checkpoint seq ${entry.seq} does not equal the replay of the entries before it: ${difference}` });
     }
-    replay.apply(entry);
+    replay.current.apply(entry);
+  };
+  const finish = (archive: ArchiveWalk | null): number => {
+    const from = archive ? { segment: 0, offset: 0, line: 1, seq: archive.check.expectedSeq, prevHash: archive.check.prevHash ?? '' } : null;
+    const walk = walkChain(dir, visit, from);
+    const problems = [...(archive?.check.problems ?? []), ...walk.problems, ...checkpoints];
+    const entries = walk.entries + (archive?.check.entries ?? 0);
+    const head = walk.entries > 0 ? walk.head : (archive?.check.head ?? walk.head);
+    return report(dir, io, { problems, entries, files: walk.segments.length, torn: walk.torn, head, compared, archive });
+  };
+  if (readArchiveManifest(dir) === null) return finish(null);
+  return walkArchive(dir, visit).then((archive) => {
+    if (archive && archive.unreadable.length > 0) replay.trustNext = true;
+    return finish(archive);
   });
-  walk.problems.push(...checkpoints);
-  walk.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
-  for (const p of walk.problems) io.out(`${describeProblem(p)}\n`);
-  if (walk.torn) {
+}
+
+function report(
+  dir: string,
+  io: Out,
+  r: { problems: ChainProblem[]; entries: number; files: number; torn: ChainWalk['torn']; head: ChainWalk['head']; compared: number; archive: ArchiveWalk | null },
+): number {
+  r.problems.sort((a, b) => (a.file === b.file ? a.line - b.line : 0));
+  for (const p of r.problems) io.out(`${describeProblem(p)}\n`);
+  if (r.torn) {
     io.out(
-      `note: ${walk.torn.file}:${walk.torn.line}: ${walk.torn.bytes.length} bytes of a torn last line (a write cut by a crash, never acknowledged); the next start sets them aside in ${QUARANTINE_DIR}/\n`,
+      `note: ${r.torn.file}:${r.torn.line}: ${r.torn.bytes.length} bytes of a torn last line (a write cut by a crash, never acknowledged); the next start sets them aside in ${QUARANTINE_DIR}/\n`,
     );
   }
   const quarantined = listQuarantine(dir);
   if (quarantined.length > 0) io.out(`note: ${quarantined.length} torn tail(s) set aside in ${join(dir, QUARANTINE_DIR)}: ${quarantined.join(', ')}\n`);
   const repaired = listDir(join(dir, SET_ASIDE_DIR));
   if (repaired.length > 0) io.out(`note: ${repaired.length} damaged tail(s) set aside by \`ledger repair\` in ${join(dir, SET_ASIDE_DIR)}: ${repaired.join(', ')}\n`);
-  if (walk.problems.length > 0) {
-    io.out(`FAILED: ${walk.problems.length} problem(s) in ${walk.entries} entries (${walk.segments.length} file(s)) in ${dir}\n`);
+  if (r.archive) {
+    io.out(`note: ${r.archive.checked} archived file(s) checked`);
+    if (r.archive.unreadable.length > 0) io.out(`; ${r.archive.unreadable.length} not readable here (${r.archive.unreadable.join(', ')}): the chain is checked from their recorded link`);
+    io.out('\n');
+  }
+  const files = `${r.files} file(s)${r.archive ? ` and ${r.archive.checked} archived` : ''}`;
+  if (r.problems.length > 0) {
+    io.out(`FAILED: ${r.problems.length} problem(s) in ${r.entries} entries (${files}) in ${dir}\n`);
     return 1;
   }
-  io.out(`ok: ${walk.entries} entries in ${walk.segments.length} file(s), chain intact, ${checked} checkpoint(s) equal to the replay; head seq ${walk.head.seq} hash ${walk.head.hash}\n`);
+  io.out(`ok: ${r.entries} entries in ${files}, chain intact, ${r.compared} checkpoint(s) equal to the replay; head seq ${r.head.seq} hash ${r.head.hash}\n`);
+  return 0;
+}
+
+async function archive(dir: string, policy: RetentionPolicy, io: Out): Promise<number> {
+  const archived = await archiveSegments(dir, policy);
+  for (const a of archived) io.out(`archived: ${a.name} (seq ${a.first_seq}-${a.last_seq}, ${a.lines} line(s), sha256 ${a.sha256}) -> ${archiveDirOf(dir, policy)}/${a.name}.gz\n`);
+  io.out(`${archived.length} file(s) archived; the chain goes on from ${archived.at(-1)?.last_hash ?? 'where it was'}\n`);
   return 0;
 }
 

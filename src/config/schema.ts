@@ -224,6 +224,19 @@ export const mainConfigSchema = {
         max_file_bytes: { type: 'integer', minimum: 1024, default: 64 * 1024 * 1024 },
         commit_window_ms: { type: 'number', minimum: 0, maximum: 100, default: 2 },
         sync_interval_ms: { type: 'number', minimum: 0, maximum: 1000, default: 20 },
+        checkpoint_every_entries: { type: 'integer', minimum: 0, default: 10_000 },
+        checkpoint_interval_s: { type: 'number', minimum: 0, default: 300 },
+        retention: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            archive_dir: { type: ['string', 'null'], minLength: 1, default: null },
+            keep_days: { type: ['number', 'null'], minimum: 0, default: null },
+            keep_bytes: { type: ['integer', 'null'], minimum: 0, default: null },
+            archive_command: { type: ['string', 'null'], minLength: 1, default: null },
+          },
+        },
       },
     },
     state: {

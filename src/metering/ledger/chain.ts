@@ -4,7 +4,7 @@
  * carry the file and line, so an edited, deleted or reordered entry is found where it is.
  */
 import { checkLine, GENESIS_HASH, type LedgerEntry } from './entry.ts';
-import { listSegments, scanLines, type Segment } from './segments.ts';
+import { ARCHIVE_MANIFEST, archivedBefore, listSegments, scanLines, type Segment } from './segments.ts';
 
 export interface Position {
   file: string;
@@ -48,54 +48,75 @@ export interface WalkFrom {
   prevHash: string;
 }
 
-/** Visits every entry that could be read (also around problems, so a summary stays possible). */
+/**
+ * Checks lines one at a time, in chain order: each line's own hash, then its seq and prev_hash
+ * against the line before. Used over ledger files and over archived (compressed) ones alike.
+ */
+export class ChainCheck {
+  expectedSeq: number;
+  prevHash: string | null;
+  head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  entries = 0;
+  readonly problems: ChainProblem[] = [];
+
+  constructor(seq = 1, prevHash: string | null = GENESIS_HASH) {
+    this.expectedSeq = seq;
+    this.prevHash = prevHash;
+  }
+
+  line(text: string, at: Position, visit: (entry: LedgerEntry, at: Position) => void): void {
+    const checked = checkLine(text);
+    const entry = checked.entry;
+    if (!checked.ok) this.problems.push({ ...at, message: checked.why });
+    if (entry === null) {
+      this.expectedSeq++;
+      this.prevHash = null;
+      return;
+    }
+    if (checked.ok) {
+      const order = orderProblem(entry, this.expectedSeq, this.prevHash);
+      if (order) this.problems.push({ ...at, message: order });
+    }
+    visit(entry, at);
+    this.entries++;
+    this.expectedSeq = entry.seq + 1;
+    this.prevHash = typeof entry.hash === 'string' ? entry.hash : null;
+    this.head = { seq: entry.seq, hash: this.prevHash ?? '' };
+  }
+}
+
+/**
+ * Visits every entry that could be read (also around problems, so a summary stays possible).
+ * Without `from`, the walk starts at the first file; when older files were archived, from the
+ * link the archive record gives (the last archived entry's seq and hash).
+ */
 export function walkChain(
   dir: string,
   visit: (entry: LedgerEntry, at: Position) => void = () => {},
   from: WalkFrom | null = null,
   segments: Segment[] = listSegments(dir),
 ): ChainWalk {
-  const problems: ChainProblem[] = [];
-  let expectedSeq = from?.seq ?? 1;
-  let prevHash: string | null = from?.prevHash ?? GENESIS_HASH;
-  let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
-  let entries = 0;
+  const first = segments[0];
+  let check: ChainCheck;
+  if (from !== null) check = new ChainCheck(from.seq, from.prevHash);
+  else if (first !== undefined && first.index > 1) {
+    const link = archivedBefore(dir, first.index);
+    check = link ? new ChainCheck(link.last_seq + 1, link.last_hash) : new ChainCheck(1, GENESIS_HASH);
+    if (!link) check.problems.push({ file: first.name, line: 1, message: `the files before ${first.name} are missing and no archive record (${ARCHIVE_MANIFEST}) covers them` });
+  } else check = new ChainCheck();
   let torn: TornTail | null = null;
 
   for (let i = from?.segment ?? 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const start = from !== null && i === from.segment ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
-    const scan = scanLines(
-      segment.path,
-      (bytes, { line }) => {
-        const at: Position = { file: segment.name, line };
-        const checked = checkLine(bytes.toString('utf8'));
-        const entry = checked.entry;
-        if (!checked.ok) problems.push({ ...at, message: checked.why });
-        if (entry === null) {
-          expectedSeq++;
-          prevHash = null;
-          return;
-        }
-        if (checked.ok) {
-          const order = orderProblem(entry, expectedSeq, prevHash);
-          if (order) problems.push({ ...at, message: order });
-        }
-        visit(entry, at);
-        entries++;
-        expectedSeq = entry.seq + 1;
-        prevHash = typeof entry.hash === 'string' ? entry.hash : null;
-        head = { seq: entry.seq, hash: prevHash ?? '' };
-      },
-      start,
-    );
+    const scan = scanLines(segment.path, (bytes, { line }) => check.line(bytes.toString('utf8'), { file: segment.name, line }, visit), start);
     if (scan.tail.length > 0) {
       const at = { file: segment.name, line: start.line + scan.lines };
       if (i === segments.length - 1) torn = { ...at, segment, offset: scan.tailOffset, bytes: scan.tail };
-      else problems.push({ ...at, message: `${scan.tail.length} bytes without a final newline in a file that is not the newest` });
+      else check.problems.push({ ...at, message: `${scan.tail.length} bytes without a final newline in a file that is not the newest` });
     }
   }
-  return { segments, head, entries, problems, torn };
+  return { segments, head: check.head, entries: check.entries, problems: check.problems, torn };
 }
 
 function orderProblem(entry: LedgerEntry, expectedSeq: number, prevHash: string | null): string | null {

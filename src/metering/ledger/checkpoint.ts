@@ -132,6 +132,11 @@ export function loadLedger(dir: string, segments: Segment[] = listSegments(dir))
   const replay = found ? Replay.fromState(found.entry.checkpoint) : new Replay();
   const from = found ? { segment: found.segment, offset: found.offset, line: found.line, seq: found.entry.seq, prevHash: found.entry.prev_hash } : null;
   const walk = walkChain(dir, (entry) => replay.apply(entry), from, segments);
+  const first = segments[0];
+  if (!found && first !== undefined && first.index > 1) {
+    // Older files were archived: their state is in a checkpoint, never replayed from the archive.
+    walk.problems.unshift({ file: first.name, line: 1, message: 'the files before this one were archived, but no checkpoint after them is here to start from' });
+  }
   const checkpoint = found ? { file: segments[found.segment]!.name, line: found.line, seq: found.entry.seq } : null;
   return { replay, walk, checkpoint };
 }

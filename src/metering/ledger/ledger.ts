@@ -26,6 +26,22 @@ export type ChargeExtras = Pick<ChargeEntry, 'instance' | 'settle_id' | 'stream_
 import { quarantineTornTail, type TornReport } from './quarantine.ts';
 import { LedgerWriter, type Appended } from './writer.ts';
 import { DirLock } from './dir-lock.ts';
+import { archiveSegments, type RetentionPolicy } from './archive.ts';
+import type { TollboothConfig } from '../../config/types.ts';
+
+/** What the config's `ledger:` section sets, as Ledger options. */
+export function ledgerSettings(c: TollboothConfig['ledger']): Pick<LedgerOptions, 'dir' | 'maxFileBytes' | 'commitWindowMs' | 'syncIntervalMs' | 'checkpointEvery' | 'checkpointIntervalMs' | 'retention'> {
+  const r = c.retention;
+  return {
+    dir: c.dir,
+    maxFileBytes: c.max_file_bytes,
+    commitWindowMs: c.commit_window_ms,
+    syncIntervalMs: c.sync_interval_ms,
+    checkpointEvery: c.checkpoint_every_entries,
+    checkpointIntervalMs: c.checkpoint_interval_s * 1000,
+    retention: r.archive_dir === null ? null : { archiveDir: r.archive_dir, keepDays: r.keep_days, keepBytes: r.keep_bytes, command: r.archive_command },
+  };
+}
 
 export interface LedgerOptions {
   dir: string;
@@ -41,6 +57,8 @@ export interface LedgerOptions {
   checkpointEvery?: number;
   /** A checkpoint this often when entries were appended since the last (default 300 s; 0: never by time). */
   checkpointIntervalMs?: number;
+  /** Archive closed files after each rotation's checkpoint is durable (see archive.ts); none: keep everything. */
+  retention?: RetentionPolicy | null;
   metrics?: Metrics;
   log?: Logger;
 }
@@ -86,6 +104,9 @@ export class Ledger implements UsageRecorder {
   #checkpointSoon: NodeJS.Immediate | null = null;
   readonly #checkpointTimer: NodeJS.Timeout | null;
   #closed = false;
+  readonly #retention: RetentionPolicy | null;
+  /** The archive step running now (one at a time). */
+  #archiving: Promise<void> = Promise.resolve();
   /** Charges this process wrote while the shared store was unreachable (settled again at start). */
   unsettled: ChargeEntry[] = [];
   /** In a consolidated ledger: per org, the last shared-stream entry collected (entries are in stream order). */
@@ -104,6 +125,7 @@ export class Ledger implements UsageRecorder {
     this.#allowanceOf = options.allowanceOf ?? (() => null);
     this.#log = options.log;
     this.#checkpointEvery = options.checkpointEvery ?? 10_000;
+    this.#retention = options.retention ?? null;
     const intervalMs = options.checkpointIntervalMs ?? 300_000;
     this.#checkpointTimer = intervalMs > 0 ? setInterval(() => this.#checkpointIfBehind(), intervalMs).unref() : null;
   }
@@ -147,7 +169,7 @@ export class Ledger implements UsageRecorder {
           : undefined,
         onRotate: (file) => {
           log?.info({ file }, 'ledger: rotated to a new file');
-          if (ledger) ledger.#scheduleCheckpoint();
+          if (ledger) ledger.#scheduleCheckpoint(true);
         },
         onFailure: (err) => log?.error({ err }, 'ledger: a write failed; appending has stopped until restart'),
       },
@@ -258,10 +280,29 @@ export class Ledger implements UsageRecorder {
    * Appends a checkpoint (the replay of everything before it) unless nothing was appended since
    * the last one; runs from timers and at close, off the request path.
    */
-  checkpoint(): void {
-    if (this.#closed || this.#sinceCheckpoint === 0 || this.#writer.failure) return;
-    this.#writer.append({ type: 'checkpoint', ts: new Date().toISOString(), checkpoint: this.#replay.state() });
+  checkpoint(): Appended | null {
+    if (this.#closed || this.#sinceCheckpoint === 0 || this.#writer.failure) return null;
+    const appended = this.#writer.append({ type: 'checkpoint', ts: new Date().toISOString(), checkpoint: this.#replay.state() });
     this.#sinceCheckpoint = 0;
+    return appended;
+  }
+
+  /**
+   * Runs the retention policy once the newest checkpoint is durable (only files before it can
+   * go). A failed step keeps the file and is logged; the next rotation tries again.
+   */
+  archive(): Promise<void> {
+    const retention = this.#retention;
+    if (retention === null) return this.#archiving;
+    this.#archiving = this.#archiving
+      .then(() => archiveSegments(this.dir, retention))
+      .then(
+        (archived) => {
+          if (archived.length > 0) this.#log?.info({ archived: archived.map((a) => a.name), last_seq: archived.at(-1)!.last_seq }, 'ledger: closed files archived');
+        },
+        (err: unknown) => this.#log?.error({ err: String(err) }, 'ledger: archiving failed; the files are kept'),
+      );
+    return this.#archiving;
   }
 
   /** Continues the chain after `tollbooth ledger repair` set a damaged tail aside. */
@@ -278,6 +319,7 @@ export class Ledger implements UsageRecorder {
       if (this.#checkpointTimer) clearInterval(this.#checkpointTimer);
       if (this.#checkpointSoon) clearImmediate(this.#checkpointSoon);
       await this.#writer.close();
+      await this.#archiving;
     } finally {
       this.#lock.release();
     }
@@ -295,13 +337,21 @@ export class Ledger implements UsageRecorder {
     if (++this.#sinceCheckpoint === this.#checkpointEvery) this.#scheduleCheckpoint();
   }
 
-  #scheduleCheckpoint(): void {
-    if (this.#checkpointSoon !== null || this.#closed) return;
+  #scheduleCheckpoint(rotated = false): void {
+    if (this.#closed) return;
+    if (rotated) this.#archiveAfterCheckpoint = true;
+    if (this.#checkpointSoon !== null) return;
     this.#checkpointSoon = setImmediate(() => {
       this.#checkpointSoon = null;
-      this.checkpoint();
+      const appended = this.checkpoint();
+      if (appended && this.#archiveAfterCheckpoint && this.#retention) {
+        this.#archiveAfterCheckpoint = false;
+        appended.acked.then(() => this.archive(), () => {});
+      }
     });
   }
+
+  #archiveAfterCheckpoint = false;
 
   #checkpointIfBehind(): void {
     if (this.#sinceCheckpoint > 0) this.checkpoint();

@@ -5,7 +5,7 @@
  * Files are read as streams of lines through one fixed buffer: memory stays bounded by the buffer
  * and the longest line, whatever the size of a file or of the ledger.
  */
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SEGMENT = /^ledger-(\d{6,})\.jsonl$/;
@@ -93,3 +93,41 @@ export function scanLines(path: string, visit: (bytes: Buffer, at: LineStart) =>
 export const QUARANTINE_DIR = 'quarantine';
 /** Damaged tails set aside by `tollbooth ledger repair`, one directory per repair. */
 export const SET_ASIDE_DIR = 'set-aside';
+
+/** `<dir>/archived.json`: the files retention moved to the archive, and where the chain went on. */
+export const ARCHIVE_MANIFEST = 'archived.json';
+
+export interface ArchivedSegment {
+  /** The ledger file's name (`ledger-000001.jsonl`); the archive holds `<name>.gz`. */
+  name: string;
+  index: number;
+  first_seq: number;
+  last_seq: number;
+  /** The hash of its last entry: the next file's first prev_hash. */
+  last_hash: string;
+  lines: number;
+  /** sha256 of the file's bytes, and of the compressed file as archived. */
+  sha256: string;
+  gz_sha256: string;
+  archived_at: string;
+}
+
+export interface ArchiveManifest {
+  /** Where the compressed files went (a directory; with a command, its staging directory). */
+  archive_dir: string;
+  segments: ArchivedSegment[];
+}
+
+export function readArchiveManifest(dir: string): ArchiveManifest | null {
+  try {
+    return JSON.parse(readFileSync(join(dir, ARCHIVE_MANIFEST), 'utf8')) as ArchiveManifest;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The archived file just before ledger file `index`, if retention archived it. */
+export function archivedBefore(dir: string, index: number): ArchivedSegment | null {
+  return readArchiveManifest(dir)?.segments.find((s) => s.index === index - 1) ?? null;
+}
