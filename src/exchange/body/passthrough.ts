@@ -17,6 +17,12 @@ import type { BodyHandler, ExchangeRequest, FailedAttempt } from '../exchange-re
 const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'alt-svc']);
 /** The most of a stream's tail (from `data: [DONE]`) held for its charge. */
 const HELD_MAX_BYTES = 64 * 1024;
+/**
+ * A sized body up to this size is held whole until its charge is written (as the unified API holds
+ * its answers: a client cannot use part of a JSON body anyway), then sent in one write with the
+ * head; a larger one streams through but for its last byte.
+ */
+const HOLD_WHOLE_BYTES = 64 * 1024;
 
 export const passthroughBody: BodyHandler = {
   // Bounded: an error body past the limit is not relayed (a 502 instead).
@@ -36,6 +42,7 @@ export const passthroughBody: BodyHandler = {
     let tapping = true;
     const writer = new StreamWriter(res);
     const sized = response.headers['content-length'] !== undefined;
+    const whole: Buffer[] | null = sized && Number(response.headers['content-length']) <= HOLD_WHOLE_BYTES ? [] : null;
     let held: Uint8Array | undefined;
     let clientLeft = false;
     let cut = false;
@@ -43,6 +50,10 @@ export const passthroughBody: BodyHandler = {
       const end = await response.body.forEachChunk((chunk) => {
         if (tapping && backlog !== null) tapping = backlog.push(chunk);
         if (tapping) tap.push(chunk);
+        if (whole !== null) {
+          whole.push(chunk);
+          return true;
+        }
         if (held !== undefined && !sized) {
           // Bytes after [DONE] are relayed unchanged too; past a bound they go on at once, and only
           // the end of the response waits.
@@ -70,7 +81,9 @@ export const passthroughBody: BodyHandler = {
       clientLeft = a.signal.aborted;
       cut = !clientLeft;
     }
+    if (whole !== null) held = whole.length === 1 ? whole[0]! : Buffer.concat(whole);
     if (clientLeft || cut) {
+      if (whole !== null && held!.length > 1) writer.write(held!.subarray(0, held!.length - 1));
       response.body.destroy();
       // What arrived before the cut goes out; then the connection is dropped, not the response ended.
       writer.flush();
