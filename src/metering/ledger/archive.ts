@@ -24,7 +24,8 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { ChainCheck, type Position } from './chain.ts';
 import { findLastCheckpoint } from './checkpoint.ts';
 import type { LedgerEntry } from './entry.ts';
-import { ARCHIVE_MANIFEST, listSegments, readArchiveManifest, type ArchivedSegment, type ArchiveManifest, type Segment } from './segments.ts';
+import { seqAndHash } from './compact.ts';
+import { ARCHIVE_MANIFEST, formatOf, listSegments, readArchiveManifest, type ArchivedSegment, type ArchiveManifest, type Segment } from './segments.ts';
 import { syncDir } from './writer.ts';
 
 export interface RetentionPolicy {
@@ -99,8 +100,8 @@ async function archiveOne(dir: string, archiveDir: string, segment: Segment, com
     const run = spawnSync('sh', ['-c', command], { env: { ...process.env, TOLLBOOTH_ARCHIVE_FILE: target, TOLLBOOTH_LEDGER_DIR: dir }, stdio: 'inherit' });
     if (run.status !== 0) throw new Error(`the archive command exited ${run.status ?? run.signal} for ${target}; ${segment.name} is kept`);
   }
-  const first = JSON.parse(ends.first) as LedgerEntry;
-  const last = JSON.parse(ends.last) as LedgerEntry;
+  const first = seqAndHash(ends.first);
+  const last = seqAndHash(ends.last);
   return {
     name: segment.name,
     index: segment.index,
@@ -194,7 +195,7 @@ export async function walkArchive(dir: string, visit: (entry: LedgerEntry, at: P
       for await (const chunk of source.pipe(createGunzip())) {
         const parts = (partial + decoder.write(chunk as Buffer)).split('\n');
         partial = parts.pop()!;
-        for (const text of parts) check.line(text, { file, line: ++line }, visit);
+        for (const text of parts) check.line(text, { file, line: ++line }, visit, formatOf(s.name));
       }
     } catch (err) {
       check.problems.push({ file, line, message: `the archived file cannot be read: ${(err as Error).message}` });

@@ -14,8 +14,10 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { formatCredits, parseCredits } from '../credits.ts';
 import { Accounts, type Split } from './accounts.ts';
 import { walkChain, type ChainWalk, type Position } from './chain.ts';
-import { canonicalJson, checkLine, CHECKPOINT_LINE_PREFIX, type ChargeEntry, type CheckpointEntry, type CheckpointState, type GrantEntry, type LedgerEntry, type OrgState } from './entry.ts';
-import { listSegments, scanLines, type Segment } from './segments.ts';
+import { dirname } from 'node:path';
+import { checkCompactLine, seqAndHash } from './compact.ts';
+import { canonicalJson, checkLine, CHECKPOINT_LINE_PREFIX, GENESIS_HASH, type ChargeEntry, type CheckpointEntry, type CheckpointState, type GrantEntry, type LedgerEntry, type OrgState } from './entry.ts';
+import { archivedBefore, listSegments, scanLines, type Segment } from './segments.ts';
 
 export function grantKey(org: string, grantId: string): string {
   return `${org}\0${grantId}`;
@@ -92,16 +94,46 @@ const PREFIX = Buffer.from(CHECKPOINT_LINE_PREFIX);
 /** The newest complete checkpoint whose own hash holds, searched from the newest file back. */
 export function findLastCheckpoint(segments: Segment[]): FoundCheckpoint | null {
   for (let i = segments.length - 1; i >= 0; i--) {
-    const candidates: { offset: number; line: number; length: number }[] = [];
-    scanLines(segments[i]!.path, (bytes, at) => {
-      if (bytes.length > PREFIX.length && bytes.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) === 0) candidates.push({ ...at, length: bytes.length });
+    const segment = segments[i]!;
+    const candidates: { offset: number; line: number; length: number; before: { offset: number; length: number } | null }[] = [];
+    let before: { offset: number; length: number } | null = null;
+    scanLines(segment.path, (bytes, at) => {
+      if (bytes.length > PREFIX.length && bytes.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) === 0) candidates.push({ ...at, length: bytes.length, before });
+      before = { offset: at.offset, length: bytes.length };
     });
     for (const c of candidates.reverse()) {
-      const checked = checkLine(readBytes(segments[i]!.path, c.offset, c.length).toString('utf8'));
-      if (checked.ok && checked.entry.type === 'checkpoint') return { segment: i, offset: c.offset, line: c.line, entry: checked.entry };
+      const text = readBytes(segment.path, c.offset, c.length).toString('utf8');
+      let checked;
+      if (segment.format === 2) {
+        // A compact line's hash covers the hash of the line before it.
+        const prev = c.before ? seqAndHash(readBytes(segment.path, c.before.offset, c.before.length).toString('utf8')).hash : hashBefore(segments, i);
+        checked = prev === null ? null : checkCompactLine(text, prev);
+      } else checked = checkLine(text);
+      if (checked?.ok && checked.entry.type === 'checkpoint') return { segment: i, offset: c.offset, line: c.line, entry: checked.entry };
     }
   }
   return null;
+}
+
+/** The hash the first entry of `segments[i]` links to: the previous file's last line, the archive's record, or genesis. */
+function hashBefore(segments: Segment[], i: number): string | null {
+  const segment = segments[i]!;
+  if (i > 0) {
+    const last = lastLine(segments[i - 1]!.path);
+    return last === null ? null : seqAndHash(last).hash;
+  }
+  if (segment.index === 1) return GENESIS_HASH;
+  return archivedBefore(dirname(segment.path), segment.index)?.last_hash ?? null;
+}
+
+/** The last complete line of a file. */
+function lastLine(path: string): string | null {
+  let found: { offset: number; length: number } | null = null;
+  scanLines(path, (bytes, at) => {
+    found = { offset: at.offset, length: bytes.length };
+  });
+  const f = found as { offset: number; length: number } | null;
+  return f === null ? null : readBytes(path, f.offset, f.length).toString('utf8');
 }
 
 function readBytes(path: string, offset: number, length: number): Buffer {

@@ -27,10 +27,11 @@ import { quarantineTornTail, type TornReport } from './quarantine.ts';
 import { LedgerWriter, type Appended } from './writer.ts';
 import { DirLock } from './dir-lock.ts';
 import { archiveSegments, type RetentionPolicy } from './archive.ts';
+import type { LineFormat } from './compact.ts';
 import type { TollboothConfig } from '../../config/types.ts';
 
 /** What the config's `ledger:` section sets, as Ledger options. */
-export function ledgerSettings(c: TollboothConfig['ledger']): Pick<LedgerOptions, 'dir' | 'maxFileBytes' | 'commitWindowMs' | 'syncIntervalMs' | 'checkpointEvery' | 'checkpointIntervalMs' | 'retention'> {
+export function ledgerSettings(c: TollboothConfig['ledger']): Pick<LedgerOptions, 'dir' | 'maxFileBytes' | 'commitWindowMs' | 'syncIntervalMs' | 'checkpointEvery' | 'checkpointIntervalMs' | 'format' | 'retention'> {
   const r = c.retention;
   return {
     dir: c.dir,
@@ -39,6 +40,7 @@ export function ledgerSettings(c: TollboothConfig['ledger']): Pick<LedgerOptions
     syncIntervalMs: c.sync_interval_ms,
     checkpointEvery: c.checkpoint_every_entries,
     checkpointIntervalMs: c.checkpoint_interval_s * 1000,
+    format: c.format,
     retention: r.archive_dir === null ? null : { archiveDir: r.archive_dir, keepDays: r.keep_days, keepBytes: r.keep_bytes, command: r.archive_command },
   };
 }
@@ -57,6 +59,8 @@ export interface LedgerOptions {
   checkpointEvery?: number;
   /** A checkpoint this often when entries were appended since the last (default 300 s; 0: never by time). */
   checkpointIntervalMs?: number;
+  /** Line format of new files: 1 (JSON with full keys) or 2 (compact, see compact.ts); default: the newest file's. */
+  format?: LineFormat;
   /** Archive closed files after each rotation's checkpoint is durable (see archive.ts); none: keep everything. */
   retention?: RetentionPolicy | null;
   metrics?: Metrics;
@@ -158,6 +162,7 @@ export class Ledger implements UsageRecorder {
       {
         dir,
         maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
+        format: options.format,
         commitWindowMs: options.commitWindowMs ?? 2,
         syncIntervalMs: options.syncIntervalMs ?? 20,
         onCommit: metrics

@@ -7,20 +7,27 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LineFormat } from './compact.ts';
 
-const SEGMENT = /^ledger-(\d{6,})\.jsonl$/;
+const SEGMENT = /^ledger-(\d{6,})(\.v2)?\.jsonl$/;
 
 /** Bytes read at a time. */
 const READ_CHUNK_BYTES = 1 << 20;
 
-export function segmentName(index: number): string {
-  return `ledger-${String(index).padStart(6, '0')}.jsonl`;
+/** A file's line format is in its name: `ledger-NNNNNN.jsonl` (1), `ledger-NNNNNN.v2.jsonl` (2, compact.ts). */
+export function segmentName(index: number, format: LineFormat = 1): string {
+  return `ledger-${String(index).padStart(6, '0')}${format === 2 ? '.v2' : ''}.jsonl`;
+}
+
+export function formatOf(name: string): LineFormat {
+  return name.includes('.v2.') ? 2 : 1;
 }
 
 export interface Segment {
   index: number;
   name: string;
   path: string;
+  format: LineFormat;
 }
 
 /** The ledger files in `dir`, in chain order (none when the directory does not exist). */
@@ -35,7 +42,7 @@ export function listSegments(dir: string): Segment[] {
   return names
     .map((name) => ({ name, match: SEGMENT.exec(name) }))
     .filter((x) => x.match !== null)
-    .map(({ name, match }) => ({ index: Number(match![1]), name, path: join(dir, name) }))
+    .map(({ name, match }) => ({ index: Number(match![1]), name, path: join(dir, name), format: (match![2] ? 2 : 1) as LineFormat }))
     .sort((a, b) => a.index - b.index);
 }
 

@@ -19,6 +19,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChainHead } from './chain.ts';
 import { sealEntry, type EntryBody, type LedgerEntry } from './entry.ts';
+import { sealCompact, type LineFormat } from './compact.ts';
 import { segmentName, type Segment } from './segments.ts';
 
 /** One write() carries at most about this much, however large the batch. */
@@ -35,6 +36,8 @@ export interface CommitStats {
 export interface WriterOptions {
   dir: string;
   maxFileBytes: number;
+  /** Line format of new files (default: the newest file's, else 1); another one than the newest file's starts a new file. */
+  format?: LineFormat;
   /** Longest an appended entry waits before it is written to the file. */
   commitWindowMs: number;
   /** Longest a written entry waits for the sync that makes it durable (0: sync after every write). */
@@ -77,6 +80,8 @@ export class LedgerWriter {
   readonly #options: WriterOptions & { maxBatchBytes: number };
   #file: FileHandle;
   #index: number;
+  /** The current file's line format. */
+  #format: LineFormat;
   #size: number;
   #seq: number;
   #head: string;
@@ -101,10 +106,11 @@ export class LedgerWriter {
   #failure: Error | null = null;
   #closed = false;
 
-  private constructor(options: WriterOptions, file: FileHandle, index: number, size: number, head: ChainHead) {
+  private constructor(options: WriterOptions, file: FileHandle, index: number, format: LineFormat, size: number, head: ChainHead) {
     this.#options = { maxBatchBytes: 1 << 20, ...options };
     this.#file = file;
     this.#index = index;
+    this.#format = format;
     this.#size = size;
     this.#seq = head.seq;
     this.#head = head.hash;
@@ -113,11 +119,21 @@ export class LedgerWriter {
   /** Opens for appending after `head`, in `last` (the newest file, already free of any torn tail). */
   static async open(options: WriterOptions, head: ChainHead, last: Segment | null): Promise<LedgerWriter> {
     await mkdir(options.dir, { recursive: true });
-    const index = last?.index ?? 1;
-    const file = await open(join(options.dir, segmentName(index)), 'a');
-    const { size } = await file.stat();
-    if (!last) await syncDir(options.dir);
-    return new LedgerWriter(options, file, index, size, head);
+    const wanted = options.format ?? last?.format ?? 1;
+    let index = last?.index ?? 1;
+    let format = last?.format ?? wanted;
+    let file = await open(join(options.dir, last?.name ?? segmentName(index, format)), 'a');
+    let { size } = await file.stat();
+    if (format !== wanted && size > 0) {
+      // Files keep one format: the new one starts with the next file.
+      await file.close();
+      index++;
+      format = wanted;
+      file = await open(join(options.dir, segmentName(index, format)), 'a');
+      size = 0;
+    }
+    if (!last || size === 0) await syncDir(options.dir);
+    return new LedgerWriter(options, file, index, format, size, head);
   }
 
   get head(): ChainHead {
@@ -132,7 +148,7 @@ export class LedgerWriter {
   /** Seals `body` as the next entry and queues it; never waits on the disk. */
   append(body: EntryBody): Appended {
     if (this.#closed) throw new Error('the ledger is closed');
-    const { entry, line } = sealEntry(body, this.#seq + 1, this.#head);
+    const { entry, line } = this.#format === 2 ? sealCompact(body, this.#seq + 1, this.#head) : sealEntry(body, this.#seq + 1, this.#head);
     this.#seq = entry.seq;
     this.#head = entry.hash;
     const batch = this.#batch;
@@ -362,7 +378,7 @@ export class LedgerWriter {
     await this.#file.datasync();
     await this.#file.close();
     this.#index++;
-    const name = segmentName(this.#index);
+    const name = segmentName(this.#index, this.#format);
     this.#file = await open(join(this.#options.dir, name), 'a');
     this.#size = 0;
     await syncDir(this.#options.dir);
