@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { freePort, ProcessGroup, waitForHttp } from './processes.ts';
 import { loadConfig } from '../src/config/load.ts';
-import { buildRuntime } from '../src/config/runtime.ts';
+import { buildRuntime } from '../src/runtime/runtime.ts';
 import { planTargets } from '../src/routing/plan.ts';
 import { RoutingHealth } from '../src/routing/routing-health.ts';
 

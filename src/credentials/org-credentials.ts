@@ -5,7 +5,7 @@
  * persisted first, then swapped in as a new runtime snapshot; changes run one at a time.
  */
 import { randomBytes } from 'node:crypto';
-import { withCredentials, type RuntimeHolder } from '../config/runtime.ts';
+import { withCredentials, type RuntimeHolder } from '../runtime/runtime.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Logger } from '../util/log.ts';

@@ -6,7 +6,7 @@
  * key is never activated: the old one stays, and a log line and tollbooth_credential_rotations_total
  * say why. Environment-sourced secrets cannot change while the process runs.
  */
-import { withCredentials, type Runtime, type RuntimeHolder } from '../config/runtime.ts';
+import { withCredentials, type Runtime, type RuntimeHolder } from '../runtime/runtime.ts';
 import type { WatchConfig } from '../config/types.ts';
 import { FileWatch, fileSignature } from '../config/watch.ts';
 import type { Metrics } from '../metrics/registry.ts';

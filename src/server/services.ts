@@ -1,6 +1,6 @@
 /** What every handler may use: the live runtime snapshot and the long-lived services. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RuntimeHolder, Runtime } from '../config/runtime.ts';
+import type { RuntimeHolder, Runtime } from '../runtime/runtime.ts';
 import type { Admission, AdmissionGate } from '../admission/gate.ts';
 import type { Ledger } from '../metering/ledger/ledger.ts';
 import type { ChargeBook } from '../state/charge-book.ts';

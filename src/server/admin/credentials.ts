@@ -3,7 +3,7 @@
  * X-Organization-ID): an org's own provider keys, created, tested, listed, rotated and deleted.
  * Responses show a fingerprint, never a secret.
  */
-import type { Runtime } from '../../config/runtime.ts';
+import type { Runtime } from '../../runtime/runtime.ts';
 import { parseCredentialInput } from '../../credentials/auth-data.ts';
 import { GatewayError } from '../../errors/catalog.ts';
 import type { OrgCredentials } from '../../credentials/org-credentials.ts';

@@ -9,7 +9,7 @@ import type { Caller } from '../../admission/caller-auth.ts';
 import { GatewayError, isGatewayError } from '../../errors/catalog.ts';
 import { parseJsonObject, readBody } from '../body.ts';
 import type { Services } from '../services.ts';
-import type { Runtime } from '../../config/runtime.ts';
+import type { Runtime } from '../../runtime/runtime.ts';
 
 export interface AdminContext {
   services: Services;

@@ -1,5 +1,5 @@
 /**
- * GitOps hot reload: when the mounted config or catalog changes (watched, see watch.ts) or on
+ * GitOps hot reload: when the mounted config or catalog changes (watched, see config/watch.ts) or on
  * SIGHUP, the whole config is loaded and validated first, a new Runtime is built and swapped in one
  * reference. An invalid config changes nothing: the last good one keeps serving, the problems are
  * logged and tollbooth_config_reloads_total{result="failure"} counts it. Requests in flight finish
@@ -8,11 +8,11 @@
 import { join } from 'node:path';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Logger } from '../util/log.ts';
-import { loadConfig } from './load.ts';
-import { ConfigError, formatProblem } from './problems.ts';
+import { loadConfig } from '../config/load.ts';
+import { ConfigError, formatProblem } from '../config/problems.ts';
 import { buildRuntime, type Runtime, type RuntimeHolder } from './runtime.ts';
-import type { TollboothConfig } from './types.ts';
-import { FileWatch } from './watch.ts';
+import type { TollboothConfig } from '../config/types.ts';
+import { FileWatch } from '../config/watch.ts';
 
 export type ReloadResult = { ok: true; runtime: Runtime } | { ok: false; problems: string[] };
 

@@ -7,8 +7,8 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { CallerAuth } from '../admission/caller-auth.ts';
 import { CredentialStore } from '../credentials/store.ts';
 import type { RoutingTable } from '../routing/plan.ts';
-import type { LoadedConfig } from './load.ts';
-import type { TollboothConfig } from './types.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import type { TollboothConfig } from '../config/types.ts';
 
 export interface Runtime {
   readonly config: TollboothConfig;
