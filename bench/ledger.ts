@@ -1,6 +1,6 @@
 /**
  * Ledger and admission figures on this machine:
- *   node_modules/.bin/node bench/ledger.ts [--entries N] [--sizes 100000,1000000] [--dir DIR] [--skip-admission]
+ *   node_modules/.bin/node bench/ledger.ts [--entries N] [--sizes 100000,1000000] [--format 1|2] [--dir DIR] [--skip-admission]
  *
  * - throughput: N charges appended as fast as the loop can (yielding every 1000 so commits run),
  *   every one fsynced by group commit; entries/s, fsyncs, entries per fsync;
@@ -35,10 +35,13 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100000,1000000' },
     dir: { type: 'string' },
     child: { type: 'string' },
+    format: { type: 'string', default: '1' },
     'skip-admission': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.entries);
+/** Line format of the ledgers written (see src/metering/ledger/compact.ts). */
+const FORMAT = values.format === '2' ? 2 : 1;
 const base = values.dir ?? tmpdir();
 const NODE = process.execPath;
 const SELF = new URL(import.meta.url).pathname;
@@ -96,7 +99,7 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 async function throughput(dir: string): Promise<void> {
   const metrics = createMetrics();
-  const ledger = await Ledger.open({ dir, metrics, commitWindowMs: 2, syncIntervalMs: 20 });
+  const ledger = await Ledger.open({ dir, metrics, commitWindowMs: 2, syncIntervalMs: 20, format: FORMAT });
   const start = performance.now();
   for (let i = 0; i < N; i++) {
     ledger.record(record(i));
@@ -132,7 +135,7 @@ async function lowLoad(dir: string): Promise<void> {
  */
 async function generate(dir: string, size: number): Promise<number> {
   const allowanceOf = (org: string) => (Number(org.slice(4)) % 2 === 0 ? { pico: 50n * PICO_PER_CREDIT, period: 'daily' as const } : null);
-  const ledger = await Ledger.open({ dir, commitWindowMs: 2, syncIntervalMs: 20, allowanceOf });
+  const ledger = await Ledger.open({ dir, commitWindowMs: 2, syncIntervalMs: 20, allowanceOf, format: FORMAT });
   for (let o = 0; o < 50; o++) ledger.grant({ org: `org-${o}`, pico: 100_000n * PICO_PER_CREDIT, kind: 'grant', grantId: 'welcome', source: 'config', by: null, note: 'launch' });
   const t0 = Date.UTC(2026, 10, 1);
   const start = performance.now();
@@ -225,7 +228,7 @@ if (values.child) {
 } else {
   const dir = mkdtempSync(join(base, 'tollbooth-bench-ledger-'));
   try {
-    console.log(`node ${process.version}, ledger in ${dir}`);
+    console.log(`node ${process.version}, ledger in ${dir}, line format ${FORMAT}`);
     await throughput(join(dir, 'throughput'));
     await lowLoad(join(dir, 'low-load'));
     for (const size of values.sizes!.split(',').filter(Boolean).map(Number)) await atScale(dir, size);
