@@ -16,7 +16,7 @@ import { archiveDirOf, archiveSegments, walkArchive, type ArchiveWalk, type Rete
 import { describeProblem, walkChain, type ChainProblem, type ChainWalk, type Position } from '../metering/ledger/chain.ts';
 import type { LedgerEntry } from '../metering/ledger/entry.ts';
 import { Replay, stateDifference } from '../metering/ledger/checkpoint.ts';
-import { QUARANTINE_DIR, readArchiveManifest, SET_ASIDE_DIR } from '../metering/ledger/segments.ts';
+import { listSegments, QUARANTINE_DIR, readArchiveManifest, SET_ASIDE_DIR } from '../metering/ledger/segments.ts';
 import { summarize, type GroupBy, type LedgerSummary } from '../metering/ledger/summary.ts';
 
 export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --config FILE]
@@ -108,7 +108,9 @@ function verify(dir: string, io: Out): number | Promise<number> {
   };
   const finish = (archive: ArchiveWalk | null): number => {
     const from = archive ? { segment: 0, offset: 0, line: 1, seq: archive.check.expectedSeq, prevHash: archive.check.prevHash ?? '' } : null;
-    const walk = walkChain(dir, visit, from);
+    // A file both archived and still here (a crash before its removal) is walked once, from the archive.
+    const archived = new Set(readArchiveManifest(dir)?.segments.map((a) => a.name) ?? []);
+    const walk = walkChain(dir, visit, from, archive ? listSegments(dir).filter((s) => !archived.has(s.name)) : undefined);
     const problems = [...(archive?.check.problems ?? []), ...walk.problems, ...checkpoints];
     const entries = walk.entries + (archive?.check.entries ?? 0);
     const head = walk.entries > 0 ? walk.head : (archive?.check.head ?? walk.head);
