@@ -12,7 +12,7 @@ import { GatewayError, isGatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import type { Choice } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
-import { abortOnClientClose, clientLeft } from '../server/client-stream.ts';
+import { abortOnClientClose, clientLeft } from './client-stream.ts';
 import { transportError } from '../upstream/transport.ts';
 import { attemptLimits } from './attempt-limits.ts';
 import type { Attempt, ExchangeRequest, FailedAttempt, Prepared } from './exchange-request.ts';

@@ -1,5 +1,5 @@
 /**
- * StreamWriter (src/server/client-stream.ts): what a streamed response writes in one tick leaves as
+ * StreamWriter (src/exchange/client-stream.ts): what a streamed response writes in one tick leaves as
  * one chunk; a slow client makes it answer a promise (backpressure) instead of buffering without
  * bound; every byte arrives, in order.
  */
@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { StreamWriter } from '../../src/server/client-stream.ts';
+import { StreamWriter } from '../../src/exchange/client-stream.ts';
 
 const PIECE = 'x'.repeat(1023) + '\n';
 const PIECES = 24_000;

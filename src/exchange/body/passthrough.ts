@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { ExchangeOutcome } from '../../metering/record.ts';
 import { billedUsage } from '../../metering/usage.ts';
 import { setTapWindow, SseBacklog } from '../../providers/body-tap.ts';
-import { doneEventAt, StreamWriter } from '../../server/client-stream.ts';
+import { doneEventAt, StreamWriter } from '../client-stream.ts';
 import { openAIErrorBody, sendJson } from '../../server/respond.ts';
 import { redactSecrets } from '../../util/redact.ts';
 import type { BodyHandler, ExchangeRequest, FailedAttempt } from '../exchange-request.ts';

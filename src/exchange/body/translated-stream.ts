@@ -8,7 +8,7 @@ import type { ExchangeOutcome } from '../../metering/record.ts';
 import { billedUsage } from '../../metering/usage.ts';
 import { SseBacklog } from '../../providers/body-tap.ts';
 import { sseErrorEvent } from '../../providers/sse.ts';
-import { doneEventAt, StreamWriter } from '../../server/client-stream.ts';
+import { doneEventAt, StreamWriter } from '../client-stream.ts';
 import type { Attempt, BodyHandler } from '../exchange-request.ts';
 import { ERROR_BODY_BYTES } from './translated.ts';
 

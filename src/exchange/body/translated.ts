@@ -7,7 +7,7 @@ import { isGatewayError } from '../../errors/catalog.ts';
 import { billedUsage } from '../../metering/usage.ts';
 import type { TranslatedResponse } from '../../providers/contract.ts';
 import { badSuccess, errorInSuccess } from '../../providers/upstream-error.ts';
-import { sendAfter } from '../../server/client-stream.ts';
+import { sendAfter } from '../client-stream.ts';
 import { transportError } from '../../upstream/transport.ts';
 import type { BodyHandler } from '../exchange-request.ts';
 
