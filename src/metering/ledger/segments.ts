@@ -67,34 +67,40 @@ export interface SegmentScan {
  */
 export function scanLines(path: string, visit: (bytes: Buffer, at: LineStart) => void, from: LineStart = { offset: 0, line: 1 }): SegmentScan {
   const fd = openSync(path, 'r');
-  const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-  let carry: Buffer = Buffer.alloc(0);
+  // One buffer for the whole file: the partial last line of a read moves to its start and the next
+  // read fills the rest (no allocation per read); it doubles only for a line longer than itself.
+  let buffer = Buffer.allocUnsafe(2 * READ_CHUNK_BYTES);
+  let kept = 0;
   let position = from.offset;
-  /** File offset of data[0]. */
-  let base = from.offset;
   let line = from.line;
   let lines = 0;
   try {
     for (;;) {
-      const n = readSync(fd, chunk, 0, READ_CHUNK_BYTES, position);
+      if (kept === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, kept);
+        buffer = bigger;
+      }
+      const n = readSync(fd, buffer, kept, Math.min(READ_CHUNK_BYTES, buffer.length - kept), position);
       if (n === 0) break;
+      /** File offset of buffer[0]. */
+      const base = position - kept;
       position += n;
-      const data = carry.length === 0 ? chunk.subarray(0, n) : Buffer.concat([carry, chunk.subarray(0, n)]);
+      const end = kept + n;
       let start = 0;
-      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        visit(data.subarray(start, nl), { offset: base + start, line });
+      for (let nl = buffer.indexOf(0x0a, kept); nl !== -1 && nl < end; nl = buffer.indexOf(0x0a, nl + 1)) {
+        visit(buffer.subarray(start, nl), { offset: base + start, line });
         line++;
         lines++;
         start = nl + 1;
       }
-      base += start;
-      // The partial last line is kept (copied: `chunk` is reused) until its newline arrives.
-      carry = Buffer.from(data.subarray(start));
+      buffer.copy(buffer, 0, start, end);
+      kept = end - start;
     }
   } finally {
     closeSync(fd);
   }
-  return { lines, tail: carry, tailOffset: base };
+  return { lines, tail: Buffer.from(buffer.subarray(0, kept)), tailOffset: position - kept };
 }
 
 export const QUARANTINE_DIR = 'quarantine';
