@@ -33,6 +33,8 @@ describe('2xx answers that are not answers, and answers past the body limit', ()
       credentials: { openrouter: { base_url: `${secondary.url}/api/v1` } },
       config: {
         limits: { max_upstream_body_bytes: LIMIT },
+        // Every case here is an upstream failure of the same deployment: the breaker stays out of it.
+        routing: { breaker: { min_requests: 1000 } },
         routes: { 'gpt-6.2-sol': { deployments: [{ provider: 'openai' }, { provider: 'openrouter', upstream_model: 'openai/gpt-6.2-sol' }] } },
       },
     });
@@ -47,6 +49,7 @@ describe('2xx answers that are not answers, and answers past the body limit', ()
     ['not JSON (an HTML page)', '<html><body>502 Bad Gateway</body></html>'],
     ['truncated JSON', fixtureText('openai/openai-text.json').slice(0, 200)],
     ['an error object', JSON.stringify(OPENAI_ERROR)],
+    ['only braces around garbage', '{ this is not JSON, only its first and last bytes are }'],
   ] as const) {
     test(`unified: a 200 that is ${name} is a 502 in the envelope, charged nothing`, async () => {
       primary.reset();

@@ -72,8 +72,12 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
         return normalize(compat, body, { nextIndex: 0 }) ? { body: JSON.stringify(body), usage } : { body: raw, usage };
       }
       if (!looksLikeObject(bytes)) throw notJson();
-      // The vendor already speaks the unified shape: its bytes go to the client unchanged.
-      return { body: raw, usage: usageOfBody(bytes, compat, embeddings) };
+      // The vendor already speaks the unified shape: its bytes go to the client unchanged. Usage is
+      // read from the tail only; a body without it is abnormal, so only then is the whole parsed
+      // (a `{garbage}` that merely starts and ends with braces is no answer).
+      const usage = usageOfBody(bytes, compat, embeddings);
+      if (usage === null && !isJsonObject(bytes)) throw notJson();
+      return { body: raw, usage };
     },
 
     stream: (_operation, context) => new OpenAIStream({ compat, hideUsageChunk: context.hideUsageChunk, emit: true }),
@@ -110,6 +114,15 @@ function looksLikeObject(bytes: Buffer): boolean {
   while (first <= last && isSpace(bytes[first]!)) first++;
   while (last > first && isSpace(bytes[last]!)) last--;
   return bytes[first] === 0x7b && bytes[last] === 0x7d && first < last;
+}
+
+function isJsonObject(bytes: Buffer): boolean {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 function isSpace(byte: number): boolean {
