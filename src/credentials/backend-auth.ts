@@ -1,20 +1,54 @@
 /**
  * Puts the provider credential on an outbound request, by the provider's auth schema. Kept apart
- * from the adapters, which only translate. AWS SigV4 needs the final URL and body, so this runs
- * last, just before the request leaves.
+ * from the adapters, which only translate. Each credential snapshot gets its injector built once
+ * (the API-key header and value; for SigV4 the parsed AWS string and, on first use, the signer) and
+ * kept beside it: a rotation makes a new snapshot, so requests already under way finish with the old
+ * key and new ones take the new one at once. SigV4 needs the final URL and body, so this runs last.
  */
-import { GatewayError } from '../errors/catalog.ts';
-import { stripConsumedHeaders } from './outbound-headers.ts';
+import type { ProviderRecord } from '../catalog/types.ts';
 import type { Target } from '../routing/target.ts';
 import type { OutboundRequest } from '../upstream/transport.ts';
+import { stripConsumedHeaders } from './outbound-headers.ts';
+import type { Credential } from './store.ts';
 
-export type Signer = (target: Target, req: OutboundRequest) => Promise<void>;
+export interface BackendAuth {
+  apply(req: OutboundRequest): Promise<void> | void;
+}
 
-const signers: Partial<Record<'aws_sigv4', Signer>> = {};
+const NONE: BackendAuth = { apply() {} };
 
-/** Native families that sign requests (Bedrock) register their signer here. */
-export function registerSigner(type: 'aws_sigv4', signer: Signer): void {
-  signers[type] = signer;
+/** Built injectors, by credential snapshot (frozen, replaced whole on rotation) and provider. */
+const built = new WeakMap<Credential, { provider: string; auth: BackendAuth }>();
+
+/** The injector of the target's credential, built on its first use and kept with the snapshot. */
+export function backendAuthFor(target: Target): BackendAuth {
+  const cached = built.get(target.credential);
+  if (cached?.provider === target.provider.name) return cached.auth;
+  const auth = buildBackendAuth(target.credential, target.provider);
+  built.set(target.credential, { provider: target.provider.name, auth });
+  return auth;
+}
+
+function buildBackendAuth(credential: Credential, provider: ProviderRecord): BackendAuth {
+  const secret = credential.secret;
+  if (secret === null) return NONE;
+  const schema = provider.auth_schemas.find((s) => s.type !== 'none');
+  if (schema?.type === 'api_key') {
+    const header = schema.header;
+    const value = (schema.prefix ?? '') + secret.reveal();
+    return {
+      apply(req) {
+        req.headers[header] = value;
+      },
+    };
+  }
+  if (schema?.type === 'aws_sigv4') {
+    const service = schema.service;
+    // The signing code (and @smithy) loads with the first Bedrock credential used, not at start-up.
+    const signer = import('./aws/sigv4.ts').then(({ sigV4Signer }) => sigV4Signer(credential, service));
+    return { apply: async (req) => (await signer).sign(req) };
+  }
+  return NONE;
 }
 
 /**
@@ -23,14 +57,5 @@ export function registerSigner(type: 'aws_sigv4', signer: Signer): void {
  */
 export async function applyCredential(target: Target, req: OutboundRequest): Promise<void> {
   stripConsumedHeaders(req.headers);
-  const secret = target.credential.secret;
-  if (secret === null) return;
-  const schema = target.provider.auth_schemas.find((s) => s.type !== 'none');
-  if (schema?.type === 'api_key') {
-    req.headers[schema.header] = (schema.prefix ?? '') + secret.reveal();
-  } else if (schema?.type === 'aws_sigv4') {
-    const sign = signers.aws_sigv4;
-    if (!sign) throw new GatewayError('operation_not_supported', 'AWS SigV4 signing is not available in this build.');
-    await sign(target, req);
-  }
+  await backendAuthFor(target).apply(req);
 }

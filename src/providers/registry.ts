@@ -9,11 +9,6 @@ import { createAzureAdapter } from './azure/adapter.ts';
 import { createAnthropicAdapter } from './anthropic/adapter.ts';
 import { createCohereAdapter } from './cohere/adapter.ts';
 import { createBedrockAdapter } from './bedrock/adapter.ts';
-import { registerSigner } from '../credentials/backend-auth.ts';
-import { signAwsSigV4 } from '../credentials/aws/sigv4.ts';
-
-// Signing lives apart from translation (backend-auth.ts); it is wired here, where every adapter is.
-registerSigner('aws_sigv4', signAwsSigV4);
 
 const FACTORIES: Partial<Record<ApiFamily, AdapterFactory>> = {
   openai: createOpenAICompatibleAdapter,

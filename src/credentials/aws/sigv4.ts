@@ -1,5 +1,5 @@
 /**
- * AWS Signature Version 4 for outbound requests (Bedrock), registered as the `aws_sigv4` signer.
+ * AWS Signature Version 4 for outbound requests (Bedrock): the backend auth of `aws_sigv4` credentials.
  * It runs last, over the FINAL request: method, path exactly as it goes on the wire (model ids keep
  * `:` as `%3A`; the signer encodes the canonical path once more, as the AWS SDK does for every
  * service but S3), headers and body. A caller's own signing headers are dropped first, so a
@@ -8,6 +8,7 @@
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
 import { splitUrl, type OutboundRequest } from '../../upstream/transport.ts';
+import type { Credential } from '../store.ts';
 import { parseAwsCredential } from './credential-string.ts';
 
 /** Headers a SigV4 signature consists of: whatever the caller sent under these names is replaced. */
@@ -16,50 +17,68 @@ const SIGNING_HEADERS = new Set(['authorization', 'x-amz-date', 'x-amz-security-
 /** @smithy/signature-v4 is loaded by the first signed request (Bedrock), not at start-up. */
 let smithy: Promise<[typeof import('@smithy/hash-node'), typeof import('@smithy/signature-v4')]> | undefined;
 
-export async function signAwsSigV4(target: Target, req: OutboundRequest, signingDate: Date = new Date()): Promise<void> {
-  const secret = target.credential.secret;
-  if (secret === null) return;
-  const credentials = parseAwsCredential(secret.reveal());
-  if ('invalid' in credentials) {
-    throw new GatewayError('credential_unavailable', `Credential '${target.credential.id}': ${credentials.invalid}.`);
-  }
-  const region = credentials.region ?? target.credential.region;
-  if (region === null) {
-    throw new GatewayError('credential_unavailable', `Credential '${target.credential.id}' names no AWS region (in the secret or as region:).`);
-  }
-  if (req.body !== null && typeof req.body !== 'string' && !(req.body instanceof Uint8Array)) {
-    // SigV4 hashes the payload; Bedrock has no streamed uploads, so this is a gateway bug, not a caller error.
-    throw new GatewayError('internal_error', 'A streamed body cannot be signed with SigV4.');
-  }
-  const schema = target.provider.auth_schemas.find((s) => s.type === 'aws_sigv4');
-  const service = schema?.type === 'aws_sigv4' ? schema.service : 'bedrock';
+/** A credential's SigV4 signer, built once: its AWS string parsed, the signer made on first use. */
+export interface SigV4Signer {
+  sign(req: OutboundRequest, signingDate?: Date): Promise<void>;
+}
 
-  for (const name of Object.keys(req.headers)) {
-    if (SIGNING_HEADERS.has(name.toLowerCase())) delete req.headers[name];
-  }
-  const { origin, path: pathAndQuery } = splitUrl(req.url);
-  const [protocol, , hostAndPort = ''] = origin.split('/');
-  const q = pathAndQuery.indexOf('?');
-  const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
-  const colon = hostAndPort.lastIndexOf(':');
-  req.headers.host = hostAndPort;
-
-  const [{ Hash }, { SignatureV4 }] = await (smithy ??= Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')]));
-  const signer = new SignatureV4({ service, region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true });
-  const signed = await signer.sign(
-    {
-      method: req.method,
-      protocol: protocol ?? 'https:',
-      hostname: colon === -1 ? hostAndPort : hostAndPort.slice(0, colon),
-      port: colon === -1 ? undefined : Number(hostAndPort.slice(colon + 1)),
-      path,
-      query: q === -1 ? {} : parseQuery(pathAndQuery.slice(q + 1)),
-      headers: { ...req.headers },
-      body: req.body ?? undefined,
+/**
+ * Builds the signer of one credential snapshot (a rotation builds a new one). A credential string
+ * that cannot sign is reported when a request is signed with it, as a 503 naming the credential.
+ */
+export function sigV4Signer(credential: Credential, service: string): SigV4Signer {
+  const secret = credential.secret;
+  if (secret === null) return { sign: async () => {} };
+  const parsed = parseAwsCredential(secret.reveal());
+  const region = 'invalid' in parsed ? null : (parsed.region ?? credential.region);
+  const problem =
+    'invalid' in parsed
+      ? `Credential '${credential.id}': ${parsed.invalid}.`
+      : region === null
+        ? `Credential '${credential.id}' names no AWS region (in the secret or as region:).`
+        : null;
+  let signer: Promise<import('@smithy/signature-v4').SignatureV4> | undefined;
+  return {
+    async sign(req, signingDate = new Date()) {
+      if (problem !== null || 'invalid' in parsed) throw new GatewayError('credential_unavailable', problem ?? 'invalid AWS credential');
+      if (req.body !== null && typeof req.body !== 'string' && !(req.body instanceof Uint8Array)) {
+        // SigV4 hashes the payload; Bedrock has no streamed uploads, so this is a gateway bug, not a caller error.
+        throw new GatewayError('internal_error', 'A streamed body cannot be signed with SigV4.');
+      }
+      signer ??= (smithy ??= Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')])).then(
+        ([{ Hash }, { SignatureV4 }]) => new SignatureV4({ service, region: region!, credentials: parsed, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true }),
+      );
+      for (const name of Object.keys(req.headers)) {
+        if (SIGNING_HEADERS.has(name.toLowerCase())) delete req.headers[name];
+      }
+      const { origin, path: pathAndQuery } = splitUrl(req.url);
+      const [protocol, , hostAndPort = ''] = origin.split('/');
+      const q = pathAndQuery.indexOf('?');
+      const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
+      const colon = hostAndPort.lastIndexOf(':');
+      req.headers.host = hostAndPort;
+      const signed = await (await signer).sign(
+        {
+          method: req.method,
+          protocol: protocol ?? 'https:',
+          hostname: colon === -1 ? hostAndPort : hostAndPort.slice(0, colon),
+          port: colon === -1 ? undefined : Number(hostAndPort.slice(colon + 1)),
+          path,
+          query: q === -1 ? {} : parseQuery(pathAndQuery.slice(q + 1)),
+          headers: { ...req.headers },
+          body: req.body ?? undefined,
+        },
+        { signingDate },
+      );
+      Object.assign(req.headers, signed.headers);
     },
-    { signingDate },
-  );
-  Object.assign(req.headers, signed.headers);
+  };
+}
+
+/** Signs `req` with the target's credential (a signer built for this one call: tests and tools). */
+export function signAwsSigV4(target: Target, req: OutboundRequest, signingDate: Date = new Date()): Promise<void> {
+  const schema = target.provider.auth_schemas.find((s) => s.type === 'aws_sigv4');
+  return sigV4Signer(target.credential, schema?.type === 'aws_sigv4' ? schema.service : 'bedrock').sign(req, signingDate);
 }
 
 /** Query parameters as SigV4 wants them: decoded values (the signer re-encodes them canonically). */
