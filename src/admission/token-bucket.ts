@@ -10,6 +10,15 @@ export interface BucketRule {
   perSecond: number;
 }
 
+/** One rate-limit draw: `cost` taken from the bucket `key` (of `org`) under `rule`. */
+export interface Draw {
+  /** The org the bucket belongs to (a key's buckets belong to its org): shared keys are grouped by it. */
+  org: string;
+  key: string;
+  cost: number;
+  rule: BucketRule;
+}
+
 export interface BucketState {
   level: number;
   /** ms timestamp of `level`. */

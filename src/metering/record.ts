@@ -1,6 +1,6 @@
 /** One metered exchange: what the ledger's charge entry keeps per upstream call. */
 import type { Operation } from '../catalog/types.ts';
-import type { Draw } from '../state/store.ts';
+import type { Draw } from '../admission/token-bucket.ts';
 
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
 

@@ -7,15 +7,9 @@
  * Amounts are BigInt pico-credits at this interface; each store keeps them exact its own way.
  */
 import type { Allowance, OrgBalance, Split } from '../metering/ledger/accounts.ts';
-import type { BucketRule } from '../admission/token-bucket.ts';
+import type { Draw } from '../admission/token-bucket.ts';
 
-export interface Draw {
-  /** The org the bucket belongs to (a key's buckets belong to its org): shared keys are grouped by it. */
-  org: string;
-  key: string;
-  cost: number;
-  rule: BucketRule;
-}
+export type { Draw };
 
 export type TakeResult =
   | { ok: true }
