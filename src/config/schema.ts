@@ -394,6 +394,16 @@ export const mainConfigSchema = {
       },
     },
     models: { type: 'array', items: modelSchema, default: [] },
+    /**
+     * Anthropic model names (Claude Code's own, e.g. claude-sonnet-4-5-20250929) → catalog model ids,
+     * for POST /v1/messages. A key ending in `*` matches by prefix; exact keys win.
+     */
+    anthropic_model_map: {
+      type: 'object',
+      default: {},
+      propertyNames: { type: 'string', minLength: 1, maxLength: 256 },
+      additionalProperties: id,
+    },
     limits: {
       type: 'object',
       additionalProperties: false,

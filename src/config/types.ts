@@ -147,6 +147,8 @@ export interface TollboothConfig {
   routes: Record<string, RouteConfig>;
   /** Models the catalog does not know (self-hosted ones), same fields as catalog models. */
   models: ModelRecord[];
+  /** Anthropic model names → catalog model ids for POST /v1/messages (a key ending in `*` is a prefix). */
+  anthropic_model_map: Record<string, string>;
   limits: {
     max_body_bytes: number;
     max_upload_bytes: number;

@@ -17,6 +17,7 @@ import { boundedMessage, openAIErrorBody, sendError, toGatewayError } from './re
 import type { Handler, RequestContext, Services } from './services.ts';
 import { unifiedHandler } from './unified.ts';
 import { audioTranscription } from './audio.ts';
+import { countTokensHandler, messagesHandler } from './messages.ts';
 
 const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   'POST /v1/chat/completions': { operation: 'chat', handler: unifiedHandler('chat') },
@@ -24,6 +25,9 @@ const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   'POST /v1/images/generations': { operation: 'images', handler: unifiedHandler('images') },
   'POST /v1/audio/transcriptions': { operation: 'audio_transcription', handler: audioTranscription },
   'GET /v1/models': { operation: 'models', handler: listModels },
+  // Anthropic Messages API for every catalog model (messages.ts); a token count is its own operation.
+  'POST /v1/messages': { operation: 'chat', handler: messagesHandler },
+  'POST /v1/messages/count_tokens': { operation: 'count_tokens', handler: countTokensHandler },
 };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

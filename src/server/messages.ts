@@ -1,0 +1,161 @@
+/**
+ * The Anthropic Messages API on the unified root: POST /v1/messages for every catalog model (native
+ * on Anthropic deployments, bridged through the provider's chat adapter elsewhere) and POST
+ * /v1/messages/count_tokens (Anthropic's own count, an estimate elsewhere; never charged). The
+ * exchange pipeline does admission, fallback and metering; this route owes Anthropic's error shape.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { isDenial } from '../admission/denial.ts';
+import { GatewayError } from '../errors/catalog.ts';
+import { runExchange } from '../exchange/attempt-loop.ts';
+import { translatedBody } from '../exchange/body/translated.ts';
+import { translatedStream } from '../exchange/body/translated-stream.ts';
+import type { Prepared } from '../exchange/exchange-request.ts';
+import { messagesBridge } from '../providers/messages/bridge.ts';
+import { estimateInputTokens } from '../providers/messages/count-tokens.ts';
+import { anthropicErrorBody, anthropicErrorEvent } from '../providers/messages/errors.ts';
+import { messagesModelId } from '../providers/messages/model-name.ts';
+import { messagesNative } from '../providers/messages/native.ts';
+import { planTargets } from '../routing/plan.ts';
+import type { Target } from '../routing/target.ts';
+import { parseJsonObject, readBody } from './body.ts';
+import { modelHeaders } from './deprecation-headers.ts';
+import { boundedMessage, sendJson, toGatewayError } from './respond.ts';
+import type { Handler, RequestContext } from './services.ts';
+
+type Body = Record<string, unknown>;
+
+export const messagesHandler: Handler = anthropicErrors(async (ctx, req, res) => {
+  const { body, raw, model, resolution, caller } = await readRequest(ctx, req);
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw new GatewayError('invalid_request', "'messages' must be a non-empty array.", { param: 'messages' });
+  }
+  const admission = (ctx.admission = await ctx.services.admission.admit({
+    caller,
+    config: ctx.runtime.config,
+    model,
+    requestedModel: body.model as string,
+    operation: 'chat',
+    targets: planTargets(ctx.runtime.routing, model, caller.orgId),
+    inputBytes: raw.length,
+    body,
+  }));
+  const stream = body.stream === true;
+  const forwarded = anthropicHeaders(req.headers);
+  await runExchange(
+    {
+      ctx,
+      caller,
+      admission,
+      api: 'unified',
+      operation: 'chat',
+      stream,
+      requestedModel: model.model_id,
+      targets: admission.targets,
+      strategy: ctx.runtime.config.routes[model.model_id]?.strategy ?? 'priority',
+      promptChars: raw.length,
+      headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
+      replayable: true,
+      native: null,
+      prepare: (target) => prepare(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
+      handler: stream ? translatedStream : translatedBody,
+    },
+    res,
+  );
+});
+
+export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res) => {
+  const { body, raw, model, resolution, caller } = await readRequest(ctx, req);
+  const anthropic = planTargets(ctx.runtime.routing, model, caller.orgId).filter((t) => t.provider.api === 'anthropic');
+  if (anthropic.length === 0) {
+    // No provider of this model counts Messages tokens: an estimate, said to be one, and no upstream call.
+    const headers = { 'x-request-id': ctx.id, 'x-tollbooth-token-count': 'estimated', ...modelHeaders(resolution) };
+    return sendJson(res, 200, JSON.stringify({ input_tokens: estimateInputTokens(body) }), headers);
+  }
+  const admission = (ctx.admission = await ctx.services.admission.admit({
+    caller,
+    config: ctx.runtime.config,
+    model,
+    requestedModel: body.model as string,
+    operation: 'chat',
+    targets: anthropic,
+    inputBytes: raw.length,
+    body: {},
+  }));
+  const { stream: _ignored, max_tokens: _unused, ...counted } = body;
+  const forwarded = anthropicHeaders(req.headers);
+  await runExchange(
+    {
+      ctx,
+      caller,
+      admission,
+      api: 'unified',
+      operation: 'chat',
+      stream: false,
+      requestedModel: model.model_id,
+      targets: admission.targets.filter((t) => t.provider.api === 'anthropic'),
+      strategy: 'priority',
+      promptChars: 0,
+      headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
+      replayable: true,
+      native: null,
+      // Anthropic does not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
+      prepare: (target) => {
+        const native = messagesNative(target, forwarded, '/messages/count_tokens');
+        return prepare(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, reasoning_tokens: 0, source: 'reported' } }) }, counted);
+      },
+      handler: translatedBody,
+    },
+    res,
+  );
+});
+
+async function readRequest(ctx: RequestContext, req: IncomingMessage) {
+  const caller = ctx.runtime.auth.authenticate(req.headers);
+  const raw = await readBody(req, ctx.runtime.config.limits.max_body_bytes);
+  const body = parseJsonObject(raw);
+  if (typeof body.model !== 'string' || body.model.length === 0) {
+    throw new GatewayError('invalid_request', "The request must name a 'model' (a catalog model id or a name in anthropic_model_map).", { param: 'model' });
+  }
+  const resolution = ctx.runtime.catalog.resolve(messagesModelId(body.model, ctx.runtime.config.anthropic_model_map, ctx.runtime.catalog));
+  const model = resolution.model;
+  if (!model.operations.includes('chat')) {
+    throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not support chat.`, { param: 'model' });
+  }
+  ctx.labels.model = model.model_id;
+  return { body, raw, model, resolution, caller };
+}
+
+function prepare(target: Target, adapter: Prepared['adapter'], body: Body): Prepared {
+  const up = adapter.request('chat', body);
+  return {
+    adapter,
+    context: up.context,
+    outbound: { method: up.method, url: target.baseUrl + up.path, headers: { ...target.provider.default_headers, ...up.headers }, body: up.body },
+  };
+}
+
+/** anthropic-beta (feature flags) goes to Anthropic as the caller sent it; anthropic-version is the catalog's. */
+function anthropicHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const beta = headers['anthropic-beta'];
+  return typeof beta === 'string' && beta.length > 0 ? { 'anthropic-beta': beta } : {};
+}
+
+/** Failures on this route reach the caller in Anthropic's error shape (admission denials keep the DenialEnvelope). */
+function anthropicErrors(handler: Handler): Handler {
+  return async (ctx, req, res) => {
+    try {
+      await handler(ctx, req, res);
+    } catch (err) {
+      const error = toGatewayError(err, ctx.services.log);
+      if (error.status >= 500) ctx.services.log.warn({ request_id: ctx.id, code: error.code, status: error.status }, boundedMessage(error.message));
+      if (res.headersSent) {
+        if (!res.writableEnded) res.end(anthropicErrorEvent({ ...error, message: boundedMessage(error.message) }));
+        return;
+      }
+      const body = isDenial(err) ? JSON.stringify(err.envelope) : anthropicErrorBody(error.status, boundedMessage(error.message), error.code);
+      sendJson(res, error.status, body, { 'x-request-id': ctx.id, ...error.headers });
+      if (!req.complete) req.resume();
+    }
+  };
+}
