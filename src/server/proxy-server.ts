@@ -18,6 +18,7 @@ import type { Handler, RequestContext, Services } from './services.ts';
 import { unifiedHandler } from './unified.ts';
 import { audioTranscription } from './audio.ts';
 import { countTokensHandler, messagesHandler } from './messages.ts';
+import { responsesHandler } from './responses.ts';
 
 const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   'POST /v1/chat/completions': { operation: 'chat', handler: unifiedHandler('chat') },
@@ -28,6 +29,8 @@ const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   // Anthropic Messages API for every catalog model (messages.ts); a token count is its own operation.
   'POST /v1/messages': { operation: 'chat', handler: messagesHandler },
   'POST /v1/messages/count_tokens': { operation: 'count_tokens', handler: countTokensHandler },
+  // OpenAI Responses API for every catalog model (responses.ts).
+  'POST /v1/responses': { operation: 'chat', handler: responsesHandler },
 };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
