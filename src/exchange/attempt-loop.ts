@@ -43,6 +43,9 @@ export async function runExchange(x: ExchangeRequest, res: ServerResponse): Prom
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!;
       const model = target.model?.model_id ?? 'unknown';
+      // The deployment in play labels the request from now on, so a failure counts under its provider.
+      x.ctx.labels.provider = target.provider.name;
+      x.ctx.labels.model = model;
       if (i > 0) metrics.fallbacks.labels(targets[i - 1]!.provider.name, target.provider.name, model).inc();
       const failed = await attempt(x, target, i + 1, res, abort.signal, releaseDeadline);
       if (failed === null) return;
@@ -141,7 +144,6 @@ async function attempt(x: ExchangeRequest, target: Target, n: number, res: Serve
   const result = await x.handler.serve(a, res);
   if (!result.served) return failure(result.error, firstByteAt);
   releaseDeadline();
-  x.ctx.labels.provider = target.provider.name;
   const outcome: ExchangeOutcome = result.outcome;
   // A client that left says nothing about the deployment; a stream that failed or was cut does.
   if (outcome !== 'aborted') observe(status, firstByteAt, outcome === 'truncated' || outcome === 'stream_error');

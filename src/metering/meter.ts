@@ -5,7 +5,7 @@
 import type { Operation } from '../catalog/types.ts';
 import type { Caller } from '../admission/caller-auth.ts';
 import type { Admission } from '../admission/gate.ts';
-import type { Metrics } from '../metrics/registry.ts';
+import { genaiLabels, type Metrics } from '../metrics/registry.ts';
 import type { Target } from '../routing/target.ts';
 import type { Logger } from '../util/log.ts';
 import { charge, formatCredits, PICO_PER_CREDIT } from './credits.ts';
@@ -87,7 +87,7 @@ export class Meter {
     const written = this.#recorder.record(record, result.pico, x.admission?.settlement(record));
 
     const m = this.#metrics;
-    const genai = [x.operation, target.provider.name, modelLabel] as const;
+    const genai = genaiLabels(x, target);
     // OTel error.type: empty when the operation succeeded.
     m.operationDuration.labels(...genai, x.outcome === 'ok' ? '' : x.outcome).observe((x.endedAt - x.startedAt) / 1000);
     if (usage) {

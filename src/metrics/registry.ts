@@ -12,13 +12,57 @@ const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
 
-const GENAI = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model'] as const;
+/**
+ * The GenAI conventions' attributes as labels: the model the caller named (a catalog id; on the
+ * native API the catalog id of the upstream model it named) and the model that served (the
+ * replacement of a deprecated id, the fallback's model). Built by genaiLabels only, so every GenAI
+ * metric carries them in the same order.
+ */
+const GENAI = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'] as const;
+
+/**
+ * Label values for the GenAI metrics, in GENAI's order. The unified API's requested model has been
+ * resolved in the catalog (an unknown id is a 404 before any metric); a native request names the
+ * provider's own model name, which is no label value: its catalog id is both.
+ */
+export function genaiLabels(
+  x: { operation: string; api: string; requestedModel: string | null },
+  target: { provider: { name: string }; model: { model_id: string } | null },
+): [string, string, string, string] {
+  const served = target.model?.model_id ?? 'unknown';
+  const requested = x.api === 'native' ? served : (x.requestedModel ?? served);
+  return [x.operation, target.provider.name, requested, served];
+}
 
 const BREAKER_STATE = { closed: 0, half_open: 1, open: 2 } as const;
+/** Every move a breaker can make (routing/breaker.ts): each is exported at 0 once its deployment is seen. */
+const BREAKER_MOVES = [
+  ['closed', 'open'],
+  ['open', 'half_open'],
+  ['half_open', 'closed'],
+  ['half_open', 'open'],
+] as const;
+/** Denial codes and the layer each can come from (admission/gate.ts); state_unavailable only with state: redis. */
+const DENIALS = [
+  ['credits_exhausted', 'org'],
+  ['model_not_in_plan', 'org'],
+  ['provider_not_in_plan', 'org'],
+  ['rpm_exceeded', 'org'],
+  ['rpm_exceeded', 'key'],
+  ['tpm_exceeded', 'org'],
+  ['tpm_exceeded', 'key'],
+] as const;
+const ROTATION_RESULTS = ['rotated', 'rotated_unverified', 'rejected', 'unverified', 'unreadable'] as const;
+const VERIFICATION_RESULTS = ['valid', 'invalid', 'unreachable', 'unsupported'] as const;
+const STATE_STORE_OPERATIONS = ['admit', 'settle', 'release', 'grant', 'balance'] as const;
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tollbooth_process_' });
+  // prom-client's standard names (process_*, nodejs_*), as stock Node.js dashboards expect them,
+  // less its three gauges named like counters (nodejs_active_{handles,requests,resources}_total,
+  // which `promtool check metrics` flags): the same values are nodejs_active_handles & co.
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   /** Where the per-deployment health gauges read from at scrape time (set by the gateway). */
   const sources: {
     health: () => DeploymentHealth[];
@@ -65,7 +109,9 @@ export function createMetrics() {
       collect() {
         this.reset();
         for (const h of sources.health()) {
-          for (const t of h.breaker_transitions) this.labels(h.provider, h.model, h.region ?? '', h.credential, t.from, t.to).inc(t.count);
+          const deployment = [h.provider, h.model, h.region ?? '', h.credential] as const;
+          for (const [from, to] of BREAKER_MOVES) this.labels(...deployment, from, to).inc(0);
+          for (const t of h.breaker_transitions) this.labels(...deployment, t.from, t.to).inc(t.count);
         }
       },
     }),
@@ -235,6 +281,33 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What decides the label sets known in advance: the configured credentials and the state mode. */
+export interface KnownSeries {
+  credentials: ReadonlyArray<{ id: string; provider: string }>;
+  stateMode: 'memory' | 'redis';
+}
+
+/**
+ * Exports every labelled counter whose label values are known in advance at 0, so that the first
+ * event is an increase from 0 that rate()/increase() see (a series that appears with its first
+ * increment has no earlier sample to compare with). Called at start and after every reload (a new
+ * credential brings new series); existing values are left alone (inc(0)).
+ */
+export function initialiseSeries(metrics: Metrics, known: KnownSeries): void {
+  for (const result of ['success', 'failure']) metrics.configReloads.labels(result).inc(0);
+  for (const [code, layer] of DENIALS) metrics.admissionDenials.labels(code, layer).inc(0);
+  for (const { id, provider } of known.credentials) {
+    for (const result of ROTATION_RESULTS) metrics.credentialRotations.labels(provider, id, result).inc(0);
+  }
+  for (const provider of new Set(known.credentials.map((c) => c.provider))) {
+    for (const result of VERIFICATION_RESULTS) metrics.credentialVerifications.labels(provider, result).inc(0);
+  }
+  if (known.stateMode === 'redis') {
+    metrics.admissionDenials.labels('state_unavailable', 'state').inc(0);
+    for (const operation of STATE_STORE_OPERATIONS) metrics.stateStoreCalls.labels(operation).inc(0);
+  }
+}
 
 export function statusClass(status: number): string {
   return status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx';

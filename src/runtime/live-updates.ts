@@ -9,7 +9,9 @@ import { OrgCredentials } from '../credentials/org-credentials.ts';
 import { CredentialStore } from '../credentials/store.ts';
 import type { CredentialVault, StoredCredential } from '../credentials/vault.ts';
 import type { SharedCredentialRecords } from '../credentials/shared-records.ts';
+import { initialiseSeries } from '../metrics/registry.ts';
 import type { Services } from '../server/services.ts';
+import type { Runtime } from './runtime.ts';
 import { ConfigReloader, type ReloadResult } from './reload.ts';
 
 export interface LiveUpdates {
@@ -41,11 +43,17 @@ export interface LiveUpdateOptions {
   shared?: SharedCredentialRecords;
 }
 
+/** The label sets a runtime makes known in advance (metrics/registry.ts initialiseSeries). */
+function knownSeries(runtime: Runtime) {
+  return { credentials: runtime.config.credentials, stateMode: runtime.config.state.mode };
+}
+
 export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
   const { services, vault } = options;
   const { runtime: holder, upstream, metrics, log } = services;
   const send = upstream.send.bind(upstream);
   const rotator = new CredentialRotator({ holder, send, metrics, log });
+  initialiseSeries(metrics, knownSeries(holder.current));
   const reloader = new ConfigReloader({
     file: options.configFile,
     holder,
@@ -54,6 +62,7 @@ export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {
     metrics,
     onSwap(runtime) {
       rotator.sync(runtime);
+      initialiseSeries(metrics, knownSeries(runtime));
       // Wallet grants added to the YAML are recorded once, like those present at start.
       void services.book.applyConfigGrants(runtime.config.orgs).catch((err: unknown) => log.error({ err }, 'config wallet grants could not be recorded'));
       if (options.ownsLogger) log.level = runtime.config.log.level;

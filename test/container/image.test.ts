@@ -161,7 +161,7 @@ describe('the image\'s /app: production dependencies (npm ci --omit=dev), dist/,
       const metrics = await (await fetch(`${listening.ops}/metrics`)).text();
       assert.match(metrics, /^# TYPE gen_ai_client_operation_duration_seconds histogram$/m);
       // The start-up garbage was collected and the young generation given back (32 MiB when not).
-      const newSpace = /^tollbooth_process_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics);
+      const newSpace = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics);
       assert.ok(newSpace && Number(newSpace[1]) <= 4 * 2 ** 20, `new space after start-up: ${newSpace?.[1]} bytes`);
       const models = await fetch(`${listening.proxy}/v1/models`, { headers: { authorization: 'Bearer tb-local-dev-key' } });
       assert.equal(models.status, 200);

@@ -147,6 +147,11 @@ describe('the Grafana dashboard', () => {
     ]) {
       assert.ok(metricNames(all).includes(name), `the dashboard reads ${name}`);
     }
+    // Process and Node.js panels read prom-client's standard names, as stock dashboards do.
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
+      assert.ok(metricNames(all).includes(name), `the dashboard reads ${name}`);
+    }
+    assert.match(all, /sum by \(gen_ai_request_model, gen_ai_response_model\)/, 'requested vs serving model');
     assert.match(all, /sum by \(gen_ai_token_type\)/, 'tokens by type');
     assert.match(all, /sum by \(org\) \(rate\(tollbooth_credits_charged_total/, 'credits by org');
     assert.match(all, /sum by \(provider, model\) \(rate\(tollbooth_credits_charged_total/, 'credits by model');
@@ -154,7 +159,7 @@ describe('the Grafana dashboard', () => {
 
   test('every Tollbooth and GenAI metric the sidecar exposes has a panel', () => {
     const read = new Set(queries.flatMap((q) => metricNames(q.expr)).map((n) => n.replace(/_(bucket|sum|count)$/, '')));
-    const families = [...exposed.entries()].filter(([name, type]) => !type.endsWith(' series') && /^(tollbooth|gen_ai)_/.test(name) && !name.startsWith('tollbooth_process_'));
+    const families = [...exposed.entries()].filter(([name, type]) => !type.endsWith(' series') && /^(tollbooth|gen_ai)_/.test(name));
     const shown = (name: string) => read.has(name) || read.has(name.replace(/_total$/, ''));
     assert.deepEqual(
       families.filter(([name]) => !shown(name)).map(([name]) => name),

@@ -81,7 +81,7 @@ describe('Prometheus metrics after known traffic', () => {
     }
     const catalog = gw.catalog();
     for (const x of s) {
-      for (const key of ['model', 'gen_ai_request_model', 'served_model']) {
+      for (const key of ['model', 'gen_ai_request_model', 'gen_ai_response_model', 'requested_model', 'served_model']) {
         const v = x.labels[key];
         if (v !== undefined) assert.ok(v === 'none' || v === 'unknown' || catalog.models.has(v), `${x.name} ${key}=${v} is a catalog id`);
       }

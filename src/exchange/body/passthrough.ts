@@ -13,6 +13,7 @@ import { doneEventAt, StreamWriter } from '../client-stream.ts';
 import { openAIErrorBody, sendJson } from '../../server/respond.ts';
 import { redactSecrets } from '../../util/redact.ts';
 import type { BodyHandler, ExchangeRequest, FailedAttempt } from '../exchange-request.ts';
+import { observeFirstChunk } from './translated-stream.ts';
 
 const DROP_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'alt-svc']);
 /** The most of a stream's tail (from `data: [DONE]`) held for its charge. */
@@ -46,8 +47,13 @@ export const passthroughBody: BodyHandler = {
     let held: Uint8Array | undefined;
     let clientLeft = false;
     let cut = false;
+    let firstChunk = x.stream;
     try {
       const end = await response.body.forEachChunk((chunk) => {
+        if (firstChunk && chunk.length > 0) {
+          firstChunk = false;
+          observeFirstChunk(a);
+        }
         if (tapping && backlog !== null) tapping = backlog.push(chunk);
         if (tapping) tap.push(chunk);
         if (whole !== null) {

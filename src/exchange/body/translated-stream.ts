@@ -5,6 +5,7 @@
  * is in the ledger file. A stalled or cut upstream ends with an explicit error event, never a clean end.
  */
 import type { ExchangeOutcome } from '../../metering/record.ts';
+import { genaiLabels } from '../../metrics/registry.ts';
 import { billedUsage } from '../../metering/usage.ts';
 import { SseBacklog } from '../../providers/body-tap.ts';
 import { sseErrorEvent } from '../../providers/sse.ts';
@@ -109,8 +110,7 @@ export const translatedStream: BodyHandler = {
   },
 };
 
-function observeFirstChunk(a: Attempt): void {
-  a.x.ctx.services.metrics.timeToFirstChunk
-    .labels(a.x.operation, a.target.provider.name, a.target.model?.model_id ?? 'unknown')
-    .observe((performance.now() - a.x.ctx.startedAt) / 1000);
+/** gen_ai_client_operation_time_to_first_chunk_seconds: from the request's start to its first streamed chunk. */
+export function observeFirstChunk(a: Attempt): void {
+  a.x.ctx.services.metrics.timeToFirstChunk.labels(...genaiLabels(a.x, a.target)).observe((performance.now() - a.x.ctx.startedAt) / 1000);
 }
