@@ -7,19 +7,19 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isDenial } from '../admission/denial.ts';
 import { GatewayError } from '../errors/catalog.ts';
+import { reported } from '../metering/usage.ts';
 import { runExchange } from '../exchange/attempt-loop.ts';
 import { translatedBody } from '../exchange/body/translated.ts';
 import { translatedStream } from '../exchange/body/translated-stream.ts';
-import type { Prepared } from '../exchange/exchange-request.ts';
 import { messagesBridge } from '../providers/messages/bridge.ts';
 import { estimateInputTokens } from '../providers/messages/count-tokens.ts';
 import { anthropicErrorBody, anthropicErrorEvent } from '../providers/messages/errors.ts';
 import { messagesModelId } from '../providers/messages/model-name.ts';
 import { messagesNative } from '../providers/messages/native.ts';
 import { planTargets } from '../routing/plan.ts';
-import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
 import { modelHeaders } from './deprecation-headers.ts';
+import { prepareWith } from './prepare-adapter.ts';
 import { boundedMessage, sendJson, toGatewayError } from './respond.ts';
 import type { Handler, RequestContext } from './services.ts';
 
@@ -57,7 +57,7 @@ export const messagesHandler: Handler = anthropicErrors(async (ctx, req, res) =>
       headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
       replayable: true,
       native: null,
-      prepare: (target) => prepare(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
+      prepare: (target) => prepareWith(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
       handler: stream ? translatedStream : translatedBody,
     },
     res,
@@ -102,7 +102,7 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
       // Anthropic does not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
       prepare: (target) => {
         const native = messagesNative(target, forwarded, '/messages/count_tokens');
-        return prepare(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, reasoning_tokens: 0, source: 'reported' } }) }, counted);
+        return prepareWith(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: reported(0, 0) }) }, counted);
       },
       handler: translatedBody,
     },
@@ -124,15 +124,6 @@ async function readRequest(ctx: RequestContext, req: IncomingMessage) {
   }
   ctx.labels.model = model.model_id;
   return { body, raw, model, resolution, caller };
-}
-
-function prepare(target: Target, adapter: Prepared['adapter'], body: Body): Prepared {
-  const up = adapter.request('chat', body);
-  return {
-    adapter,
-    context: up.context,
-    outbound: { method: up.method, url: target.baseUrl + up.path, headers: { ...target.provider.default_headers, ...up.headers }, body: up.body },
-  };
 }
 
 /** anthropic-beta (feature flags) goes to Anthropic as the caller sent it; anthropic-version is the catalog's. */

@@ -8,14 +8,12 @@ import { GatewayError } from '../errors/catalog.ts';
 import { runExchange } from '../exchange/attempt-loop.ts';
 import { translatedBody } from '../exchange/body/translated.ts';
 import { translatedStream } from '../exchange/body/translated-stream.ts';
-import type { Prepared } from '../exchange/exchange-request.ts';
-import type { ProviderAdapter } from '../providers/contract.ts';
 import { responsesBridge } from '../providers/responses/bridge.ts';
 import { responsesNative, servesResponses } from '../providers/responses/native.ts';
 import { planTargets } from '../routing/plan.ts';
-import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
 import { modelHeaders } from './deprecation-headers.ts';
+import { prepareWith } from './prepare-adapter.ts';
 import type { Handler } from './services.ts';
 
 export const responsesHandler: Handler = async (ctx, req, res) => {
@@ -60,18 +58,10 @@ export const responsesHandler: Handler = async (ctx, req, res) => {
       headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
       replayable: true,
       native: null,
-      prepare: (target) => prepare(target, servesResponses(target) ? responsesNative(target) : responsesBridge(target, body, requested), body),
+      prepare: (target) => prepareWith(target, servesResponses(target) ? responsesNative(target) : responsesBridge(target, body, requested), body),
       handler: stream ? translatedStream : translatedBody,
     },
     res,
   );
 };
 
-function prepare(target: Target, adapter: ProviderAdapter, body: Record<string, unknown>): Prepared {
-  const up = adapter.request('chat', body);
-  return {
-    adapter,
-    context: up.context,
-    outbound: { method: up.method, url: target.baseUrl + up.path, headers: { ...target.provider.default_headers, ...up.headers }, body: up.body },
-  };
-}
