@@ -170,6 +170,15 @@ describe('POST /v1/messages (@anthropic-ai/sdk at the sidecar root)', () => {
     assertCredits(await lastCharge(), GEMINI, meta.promptTokenCount, (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0));
   });
 
+  test('an agent’s large max_tokens is capped at the served model’s output limit on a bridge', async () => {
+    upstream.reset();
+    upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });
+    const limit = model(GPT).max_output_tokens;
+    assert.ok(typeof limit === 'number' && limit > 0, 'the catalog knows the model’s output limit');
+    await sdk().messages.create({ model: GPT, max_tokens: limit + 50_000, messages: hello }, { timeout: 60_000 });
+    assert.equal(upstream.last().json().max_completion_tokens, limit);
+  });
+
   test('anthropic_model_map: Claude Code’s model names land on the chosen catalog models', async () => {
     upstream.reset();
     upstream.on('POST', '/v1/chat/completions', { json: fixtureJson('openai/openai-text.json') });

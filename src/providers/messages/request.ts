@@ -3,7 +3,8 @@
  * that is not Anthropic: the provider's own adapter takes it from there. What a chat API cannot
  * carry is said, not dropped in silence: server tools (web search, bash, …) are a 400 naming the
  * tool; thinking blocks from earlier turns are not sent back (their signatures only mean something
- * to Anthropic); `top_k` has no chat equivalent and is ignored.
+ * to Anthropic); `thinking`, `top_k` and `metadata` are not forwarded; `max_tokens` is capped at the
+ * served model's output limit.
  */
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
@@ -36,15 +37,22 @@ export function chatFromMessages(body: Json, target: Target): Json {
   body.messages.forEach((m, i) => messages.push(...turn(m as Json, `messages[${i}]`)));
   const openAI = target.provider.name === 'openai' || target.provider.name === 'azure';
   const chat: Json = { model: target.model?.model_id ?? body.model, messages };
-  if (typeof body.max_tokens === 'number') chat[openAI ? 'max_completion_tokens' : 'max_tokens'] = body.max_tokens;
+  if (typeof body.max_tokens === 'number') chat[openAI ? 'max_completion_tokens' : 'max_tokens'] = withinModel(body.max_tokens, target);
   for (const key of ['temperature', 'top_p'] as const) if (typeof body[key] === 'number') chat[key] = body[key];
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
   if (body.stream === true) chat.stream = true;
-  const user = (body.metadata as { user_id?: unknown } | undefined)?.user_id;
-  if (typeof user === 'string') chat.user = user;
   if (Array.isArray(body.tools) && body.tools.length > 0) chat.tools = body.tools.map((t, i) => tool(t as Json, `tools[${i}]`));
   Object.assign(chat, toolChoice(body.tool_choice));
   return chat;
+}
+
+/**
+ * Anthropic requires max_tokens, and agents ask for a lot (Claude Code: tens of thousands): past
+ * the served model's own output limit (catalog max_output_tokens) other providers refuse the call.
+ */
+export function withinModel(maxTokens: number, target: Target): number {
+  const limit = target.model?.max_output_tokens;
+  return typeof limit === 'number' && limit > 0 ? Math.min(maxTokens, limit) : maxTokens;
 }
 
 function systemText(system: unknown): string {

@@ -8,6 +8,7 @@
  */
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
+import { withinModel } from '../messages/request.ts';
 
 type Json = Record<string, unknown>;
 
@@ -50,7 +51,7 @@ export function chatFromResponses(body: Json, target: Target): Json {
 
   const openAI = target.provider.name === 'openai' || target.provider.name === 'azure';
   const chat: Json = { model: target.model?.model_id ?? body.model, messages };
-  if (typeof body.max_output_tokens === 'number') chat[openAI ? 'max_completion_tokens' : 'max_tokens'] = body.max_output_tokens;
+  if (typeof body.max_output_tokens === 'number') chat[openAI ? 'max_completion_tokens' : 'max_tokens'] = withinModel(body.max_output_tokens, target);
   for (const key of ['temperature', 'top_p', 'parallel_tool_calls', 'user'] as const) if (body[key] !== undefined && body[key] !== null) chat[key] = body[key];
   if (body.stream === true) chat.stream = true;
   const effort = (body.reasoning as { effort?: unknown } | undefined)?.effort;
