@@ -14,7 +14,7 @@ import { CredentialStore } from './credentials/store.ts';
 import { Meter } from './metering/meter.ts';
 import { PICO_PER_CREDIT } from './metering/credits.ts';
 import type { UsageRecorder } from './metering/record.ts';
-import { Ledger } from './metering/ledger/ledger.ts';
+import { Ledger, ledgerSettings } from './metering/ledger/ledger.ts';
 import { AdmissionGate } from './admission/gate.ts';
 import { planOf } from './admission/plans.ts';
 import { createMetrics } from './metrics/registry.ts';
@@ -67,17 +67,8 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   const log = options.logger ?? createLogger(config.log.level);
   const metrics = createMetrics();
   const holder = new RuntimeHolder(runtime);
-  const ledger = await Ledger.open({
-    dir: config.ledger.dir,
-    instance: instanceId(config),
-    maxFileBytes: config.ledger.max_file_bytes,
-    commitWindowMs: config.ledger.commit_window_ms,
-    syncIntervalMs: config.ledger.sync_interval_ms,
-    allowanceOf: (org) => planOf(holder.current.config, org)?.allowance ?? null,
-    metrics,
-    log,
-  });
   const allowanceOf = (org: string) => planOf(holder.current.config, org)?.allowance ?? null;
+  const ledger = await Ledger.open({ ...ledgerSettings(config.ledger), instance: instanceId(config), allowanceOf, metrics, log });
   const store = await openStateStore({ config, env, ledger, metrics, log });
   const book = new ChargeBook({ store, ledger, instance: instanceId(config), allowanceOf, log, metrics });
   if (store.kind === 'redis') book.resumeUnsettled(config.state.redis.settled_ttl_s * 1000);
