@@ -51,11 +51,20 @@ Prints the hash of KEY to put under keys[].hash in the config. Without KEY, make
 `,
   },
   ledger: {
-    summary: 'verify the ledger\'s hash chain, or summarize balances and totals',
+    summary: 'verify, repair, archive or summarize the ledger; collect and reconcile it with shared state',
     help: `${LEDGER_USAGE}
-  verify    checks every entry's hash, seq and link across files; exit 1 naming the file:line of
-            any edited, deleted or reordered entry
-  summary   balances per org and totals grouped by org, model, provider or day; credits exact
+  verify     checks every entry's hash, seq and link across files (and the archive) and that every
+             checkpoint equals the replay; exit 1 naming the file:line of any edited, deleted or
+             reordered entry
+  repair     sets a damaged tail aside (kept readable) and continues the chain with an entry that
+             records what was set aside; refuses while a gateway holds the directory
+  archive    compresses closed files that a checkpoint covers into the archive directory (or hands
+             them to a command), removing each only once it was read back
+  summary    balances per org and totals grouped by org, model, provider or day; credits exact
+  collect    (state: redis) writes every replica's charges from the shared streams into the
+             consolidated ledger in --dir, exactly once; until SIGTERM, or --once
+  reconcile  (state: redis) compares the consolidated ledger with the balances in Redis; exit 1 on
+             differences; --repair sets Redis to the ledger
 The directory is --dir, else the ledger.dir of --config (else of the default config).
 `,
   },
