@@ -3,6 +3,7 @@
  * `tollbooth serve` and by the tests, so the tests run the real thing.
  */
 import { once } from 'node:events';
+import { statfs } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadConfig } from './config/load.ts';
@@ -92,6 +93,10 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   };
   metrics.sources.health = () => services.health.snapshot();
   metrics.sources.ledgerWritable = () => ledger.failure === null;
+  metrics.sources.ledgerVolume = async () => {
+    const fs = await statfs(config.ledger.dir);
+    return { free: fs.bavail * fs.bsize, size: fs.blocks * fs.bsize };
+  };
   metrics.sources.orgCredits = () =>
     Promise.all(
       holder.current.config.orgs

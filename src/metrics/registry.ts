@@ -67,9 +67,11 @@ export function createMetrics() {
   const sources: {
     health: () => DeploymentHealth[];
     ledgerWritable: () => boolean;
+    /** Free and total bytes of the ledger's filesystem. */
+    ledgerVolume: () => Promise<{ free: number; size: number } | null>;
     /** Credits each org with a plan can spend now (allowance left + wallet − holds), at scrape time. */
     orgCredits: () => Promise<Array<{ org: string; credits: number }>>;
-  } = { health: () => [], ledgerWritable: () => true, orgCredits: async () => [] };
+  } = { health: () => [], ledgerWritable: () => true, ledgerVolume: async () => null, orgCredits: async () => [] };
   const healthGauge = (name: string, help: string, value: (h: DeploymentHealth) => number | null) =>
     new Gauge({
       name,
@@ -200,6 +202,18 @@ export function createMetrics() {
       help: 'Entries carried by one ledger fsync (group commit).',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
       registers: [registry],
+    }),
+    ledgerVolume: new Gauge({
+      name: 'tollbooth_ledger_volume_bytes',
+      help: "The filesystem the ledger directory is on, at scrape time: kind=free (available to this process) or kind=size. Size the volume by bytes per charge × charges between archive runs (README, Money).",
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      async collect() {
+        const stats = await sources.ledgerVolume().catch(() => null);
+        if (stats === null) return;
+        this.labels('free').set(stats.free);
+        this.labels('size').set(stats.size);
+      },
     }),
     ledgerWritable: new Gauge({
       name: 'tollbooth_ledger_writable',

@@ -58,6 +58,7 @@ describe('alerts.yaml', () => {
         'TollboothBreakerOpen',
         'TollboothConfigReloadRejected',
         'TollboothLedgerAppendSlow',
+        'TollboothLedgerVolumeFilling',
         'TollboothLedgerWriteFailing',
         'TollboothOrgCreditsRunningOut',
         'TollboothStateStoreUnavailable',
@@ -250,6 +251,27 @@ describe(hasPromtool ? 'alerts over what a real sidecar exported' : `alerts over
       { eval_time: healthyEnd, exp_alerts: [] },
       { eval_time: incidentEnd, exp_alerts: [{ exp_labels: alertLabels('TollboothLedgerWriteFailing', TARGET) }] },
     ]);
+    assert.equal(out, null, out ?? '');
+  });
+
+  test('TollboothLedgerVolumeFilling: fires once less than 10 % of the ledger volume is free', (t) => {
+    if (!requireMetrics(t, 'TollboothLedgerVolumeFilling')) return;
+    // The sidecar's real series (the filesystem of its temp dir), with the free bytes set to half the
+    // volume while healthy and 5 % in the incident, whatever this machine's disk holds.
+    const size = scrapes.at(-1)!.find((s) => s.name === 'tollbooth_ledger_volume_bytes' && s.labels.kind === 'size')!.value;
+    const input = inputSeries(['tollbooth_ledger_volume_bytes']).map((series) =>
+      series.series.includes('kind="free"')
+        ? { ...series, values: series.values.split(' ').map((v, minute) => (v === '_' ? v : String(Math.floor(size * (minute >= HEALTHY_MINUTES ? 0.05 : 0.5))))).join(' ') }
+        : series,
+    );
+    const out = promtoolTest(
+      'TollboothLedgerVolumeFilling',
+      input,
+      [
+        { eval_time: healthyEnd, exp_alerts: [] },
+        { eval_time: incidentEnd, exp_alerts: [{ exp_labels: alertLabels('TollboothLedgerVolumeFilling', TARGET) }] },
+      ],
+    );
     assert.equal(out, null, out ?? '');
   });
 
