@@ -95,8 +95,11 @@ describe('POST /v1/messages (@anthropic-ai/sdk at the sidecar root)', () => {
     for await (const e of stream) events.push(e);
     const types = events.map((e) => e.type);
     assert.equal(types[0], 'message_start');
-    assert.equal(types[1], 'content_block_start');
+    assert.equal(types[1], 'content_block_start', 'the SDK drops the ping that follows message_start');
     assert.deepEqual(types.slice(-3), ['content_block_stop', 'message_delta', 'message_stop']);
+    const collapse = (list: string[]) => list.filter((t, i) => t !== list[i - 1]);
+    const real = chunkLines('anthropic/anthropic-text.chunks.txt').map((l) => JSON.parse(l).type).filter((t) => t !== 'ping');
+    assert.deepEqual(collapse(types), collapse(real), 'the sequence of a real Anthropic text stream');
     assert.equal(events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join(''), text);
     const delta = events.find((e) => e.type === 'message_delta');
     assert.equal(delta.usage.output_tokens, usage.completion_tokens);
@@ -126,6 +129,21 @@ describe('POST /v1/messages (@anthropic-ai/sdk at the sidecar root)', () => {
     assert.deepEqual(sent.tools, [{ type: 'function', function: { name: 'weather', description: WEATHER.description, parameters: WEATHER.input_schema } }]);
     assert.equal(sent.tool_choice, 'required');
     assertCredits(await lastCharge(), GROQ, usage.prompt_tokens, usage.completion_tokens);
+  });
+
+  test('DeepSeek bridged, streamed reasoning: a thinking block (no signature: not Anthropic’s), then the text', async () => {
+    upstream.reset();
+    const path = 'deepseek/deepseek-reasoning.chunks.txt';
+    upstream.on('POST', '/chat/completions', { frames: sseFrames(chunkLines(path), { done: true }) });
+    const chunks = chunkLines(path).map((l) => JSON.parse(l));
+    const reasoning = chunks.map((c) => c.choices?.[0]?.delta?.reasoning_content ?? '').join('');
+    const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    const usage = chunks.findLast((c) => c.usage)?.usage;
+    const final = await sdk().messages.stream({ model: 'deepseek-reasoner', max_tokens: 1024, messages: hello }).finalMessage();
+    assert.deepEqual(final.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal((final.content[0] as any).thinking, reasoning);
+    assert.equal((final.content[1] as any).text, text);
+    assertCredits(await lastCharge(), 'deepseek-reasoner', usage.prompt_tokens, usage.completion_tokens);
   });
 
   test('Gemini bridged: a tool round trip (tool_use + tool_result history) and the recorded functionCall back', async () => {

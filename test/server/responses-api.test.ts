@@ -170,6 +170,26 @@ describe('POST /v1/responses (openai SDK)', () => {
     assert.ok(config.responseSchema ?? config.responseJsonSchema, 'the schema reached Gemini');
   });
 
+  test('DeepSeek bridged, streamed reasoning: a reasoning item with its summary text, then the message', async () => {
+    upstream.reset();
+    const path = 'deepseek/deepseek-reasoning.chunks.txt';
+    upstream.on('POST', '/chat/completions', { frames: sseFrames(chunkLines(path), { done: true }) });
+    const chunks = recordedEvents(path);
+    const reasoning = chunks.map((c) => c.choices?.[0]?.delta?.reasoning_content ?? '').join('');
+    const text = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    const usage = chunks.findLast((c) => c.usage)?.usage;
+    const events: string[] = [];
+    const stream = gw.openai().responses.stream({ model: 'deepseek-reasoner', input: 'Think', reasoning: { effort: 'low' } });
+    stream.on('event', (e) => events.push(e.type));
+    const final = await stream.finalResponse();
+    assert.deepEqual(final.output.map((o) => o.type), ['reasoning', 'message']);
+    assert.equal((final.output[0] as any).summary[0].text, reasoning);
+    assert.equal(final.output_text, text);
+    assert.ok(events.includes('response.reasoning_summary_text.delta') && events.includes('response.reasoning_summary_part.done'));
+    assert.equal(final.usage?.output_tokens_details.reasoning_tokens, usage.completion_tokens_details?.reasoning_tokens ?? 0);
+    assertCredits(await lastCharge(), 'deepseek-reasoner', usage.prompt_tokens, usage.completion_tokens);
+  });
+
   test('what a bridge cannot carry is a 400 naming it, before any upstream call', async () => {
     upstream.reset();
     const webSearch = await gw.openai().responses.create({ model: CLAUDE, input: 'Hi', tools: [{ type: 'web_search_preview' }] }).catch((e) => e);

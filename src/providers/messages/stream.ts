@@ -94,6 +94,8 @@ export class MessagesStream implements StreamTranslator {
     this.#started = true;
     const message = { id: messageId(id), type: 'message', role: 'assistant', model: this.#model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(null) };
     this.#emit('message_start', { type: 'message_start', message });
+    // Anthropic's own streams follow message_start with a ping (clients ignore it; some wait for it).
+    this.#emit('ping', { type: 'ping' });
   }
 
   /** A delta for `block`, opening it first when another block (or none) is open. */
