@@ -175,10 +175,11 @@ export class LeaseBook {
     const now = Date.now();
     for (const [org, lease] of this.#leases) {
       if (lease.growing || now - lease.lastUsed < this.#options.idleMs || lease.pico <= lease.inFlight) continue;
+      // No admission against it from here on: what it gives back must not be promised meanwhile.
+      lease.validUntil = 0;
       try {
         await this.#shrink(org, lease.inFlight);
-        lease.validUntil = 0;
-        if (lease.inFlight === 0n) this.#leases.delete(org);
+        if (lease.inFlight === 0n && lease.growing === null && this.#leases.get(org) === lease) this.#leases.delete(org);
       } catch {
         // Unreachable: it stays held until its TTL; the next round tries again.
       }
