@@ -27,6 +27,7 @@ export class MessagesStream implements StreamTranslator {
   #out = '';
   #started = false;
   #ended = false;
+  #ending: StreamOutcome | null = null;
   #index = -1;
   #open: Block | null = null;
   #stop: string | null = null;
@@ -41,8 +42,12 @@ export class MessagesStream implements StreamTranslator {
     return this.#inner.usage;
   }
 
+  /**
+   * The provider's translator may only know at its finish() (an OpenAI-compatible stream): the end
+   * this stream emitted already says how it ends, so the pipeline holds that end for the charge.
+   */
   get outcome(): StreamOutcome | null {
-    return this.#inner.outcome;
+    return this.#inner.outcome ?? this.#ending;
   }
 
   get generatedChars(): number {
@@ -71,6 +76,7 @@ export class MessagesStream implements StreamTranslator {
     if (event === 'error' || (chunk && chunk.error && !chunk.choices)) {
       const err = (chunk?.error ?? {}) as { message?: string; code?: string };
       this.#ended = true;
+      this.#ending = 'error';
       this.#out += sseEvent(anthropicErrorBody(500, err.message ?? 'The upstream stream failed.', err.code), 'error');
       return;
     }
@@ -125,6 +131,7 @@ export class MessagesStream implements StreamTranslator {
     this.#start(undefined);
     this.#close();
     this.#ended = true;
+    this.#ending = 'complete';
     const usage = anthropicUsage(this.#inner.usage);
     this.#emit('message_delta', { type: 'message_delta', delta: { stop_reason: this.#stop ?? 'end_turn', stop_sequence: null }, usage });
     this.#emit('message_stop', { type: 'message_stop' });

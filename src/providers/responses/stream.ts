@@ -35,6 +35,7 @@ export class ResponsesStream implements StreamTranslator {
   #out = '';
   #seq = 0;
   #ended = false;
+  #ending: StreamOutcome | null = null;
   readonly #items: OutputItem[] = [];
   #open: Open | null = null;
   #finish: string | null = null;
@@ -50,8 +51,12 @@ export class ResponsesStream implements StreamTranslator {
     return this.#inner.usage;
   }
 
+  /**
+   * The provider's translator may only know at its finish() (an OpenAI-compatible stream): the end
+   * this stream emitted already says how it ends, so the pipeline holds that end for the charge.
+   */
   get outcome(): StreamOutcome | null {
-    return this.#inner.outcome;
+    return this.#inner.outcome ?? this.#ending;
   }
 
   get generatedChars(): number {
@@ -80,6 +85,7 @@ export class ResponsesStream implements StreamTranslator {
     if (event === 'error' || (chunk && chunk.error && !chunk.choices)) {
       const err = (chunk?.error ?? {}) as { message?: string; code?: string };
       this.#ended = true;
+      this.#ending = 'error';
       this.#emit('error', { code: err.code ?? 'upstream_error', message: err.message ?? 'The upstream stream failed.', param: null });
       return;
     }
@@ -170,6 +176,7 @@ export class ResponsesStream implements StreamTranslator {
     this.#start(undefined);
     this.#close();
     this.#ended = true;
+    this.#ending = 'complete';
     const { status, incomplete } = statusOf(this.#finish);
     const response = responseObject(this.#state!, status, this.#items, this.#inner.usage, incomplete);
     this.#emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
