@@ -15,7 +15,7 @@ import type { OrgConfig } from '../config/types.ts';
 import { formatCredits, parseCredits } from '../metering/credits.ts';
 import type { Allowance, Split } from '../metering/ledger/accounts.ts';
 import type { GrantEntry } from '../metering/ledger/entry.ts';
-import type { ChargeExtras, GrantRequest, Ledger } from '../metering/ledger/ledger.ts';
+import { grantBody, type ChargeExtras, type GrantRequest, type Ledger } from '../metering/ledger/ledger.ts';
 import type { Hold, UsageRecord, UsageRecorder } from '../metering/record.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { Logger } from '../util/log.ts';
@@ -117,17 +117,7 @@ export class ChargeBook implements UsageRecorder {
   /** Adds credits to an org's wallet once per grant id; the entry as recorded. */
   async grant(request: GrantRequest): Promise<{ entry: GrantEntry; created: boolean; acked: Promise<void> }> {
     if (this.store instanceof MemoryStateStore) return this.ledger.grant(request);
-    const body: Omit<GrantEntry, 'seq' | 'prev_hash' | 'hash'> = {
-      type: 'grant',
-      ts: new Date().toISOString(),
-      org: request.org,
-      kind: request.kind,
-      grant_id: request.grantId,
-      credits: formatCredits(request.pico),
-      source: request.source,
-      by: request.by,
-      note: request.note,
-    };
+    const body = grantBody(request);
     const booked = await this.store.grant({ org: request.org, grantId: request.grantId, pico: request.pico, entry: JSON.stringify(body) });
     if (!booked.created) return { entry: JSON.parse(booked.entry) as GrantEntry, created: false, acked: Promise.resolve() };
     const appended = this.ledger.recordGrant(body);

@@ -7,7 +7,7 @@ import type { Accounts, Allowance, Split } from '../metering/ledger/accounts.ts'
 import { formatCredits } from '../metering/credits.ts';
 import type { GrantEntry } from '../metering/ledger/entry.ts';
 import { MemoryBuckets } from './memory-buckets.ts';
-import type { AdmitRequest, AdmitResult, Draw, GrantRequest, GrantResult, SettleRequest, SettleResult, StateBalance, StateStore, TakeResult } from './store.ts';
+import type { AdmitRequest, AdmitResult, Draw, GrantRequest, GrantResult, SettleRequest, SettleResult, StateBalance, StateStore } from './store.ts';
 
 interface OrgHolds {
   total: bigint;
@@ -23,10 +23,6 @@ export class MemoryStateStore implements StateStore {
   constructor(accounts: Accounts, maxBuckets = 100_000) {
     this.#accounts = accounts;
     this.#buckets = new MemoryBuckets(maxBuckets);
-  }
-
-  async take(draws: readonly Draw[], now: number): Promise<TakeResult> {
-    return this.#buckets.take(draws, now);
   }
 
   async adjust(draws: readonly Draw[], now: number): Promise<void> {

@@ -84,8 +84,6 @@ export interface StateBalance extends OrgBalance {
 
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
-  /** Takes every draw's cost, or nothing if any bucket cannot pay it now. */
-  take(draws: readonly Draw[], now: number): Promise<TakeResult>;
   /** Adds `cost` (negative: gives back) without a check; a bucket may go into debt. */
   adjust(draws: readonly Draw[], now: number): Promise<void>;
   /** Takes the rate-limit draws and holds the credits, in one step: all of it or nothing. */

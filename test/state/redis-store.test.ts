@@ -167,12 +167,12 @@ describe('Redis state store', { skip: REDIS_SKIP }, () => {
       { org: 'rl', key: 'rpm:org:rl', cost: 1, rule: { capacity: 5, perSecond: 5 / 60 } },
     ];
     const taken = [];
-    for (let i = 0; i < 4; i++) taken.push((await store.take(draws, Date.now())).ok);
+    for (let i = 0; i < 4; i++) taken.push((await store.admit({ draws, hold: null, now: Date.now() })).ok);
     assert.deepEqual(taken, [true, true, true, false]);
     // The key bucket refused; the org bucket was not charged for the refused draw.
-    const other = await store.take([{ org: 'rl', key: 'rpm:key:k2', cost: 2, rule }, draws[1]!], Date.now());
+    const other = await store.admit({ draws: [{ org: 'rl', key: 'rpm:key:k2', cost: 2, rule }, draws[1]!], hold: null, now: Date.now() });
     assert.equal(other.ok, true);
-    const full = await store.take([{ ...draws[1]!, cost: 2 }], Date.now());
+    const full = await store.admit({ draws: [{ ...draws[1]!, cost: 2 }], hold: null, now: Date.now() });
     assert.equal(full.ok, false);
   });
 });

@@ -230,17 +230,7 @@ export class Ledger implements UsageRecorder {
   grant(request: GrantRequest): { entry: GrantEntry; created: boolean; acked: Promise<void> } {
     const existing = this.#grants.get(grantKey(request.org, request.grantId));
     if (existing) return { entry: existing, created: false, acked: this.flush() };
-    const appended = this.#append({
-      type: 'grant',
-      ts: new Date().toISOString(),
-      org: request.org,
-      kind: request.kind,
-      grant_id: request.grantId,
-      credits: formatCredits(request.pico),
-      source: request.source,
-      by: request.by,
-      note: request.note,
-    });
+    const appended = this.#append(grantBody(request));
     return { entry: appended.entry as GrantEntry, created: true, acked: appended.acked };
   }
 
@@ -361,4 +351,19 @@ export class Ledger implements UsageRecorder {
   #checkpointIfBehind(): void {
     if (this.#sinceCheckpoint > 0) this.checkpoint();
   }
+}
+
+/** The grant entry a request records (the chain fields are the writer's to add). */
+export function grantBody(request: GrantRequest): Omit<GrantEntry, 'seq' | 'prev_hash' | 'hash'> {
+  return {
+    type: 'grant',
+    ts: new Date().toISOString(),
+    org: request.org,
+    kind: request.kind,
+    grant_id: request.grantId,
+    credits: formatCredits(request.pico),
+    source: request.source,
+    by: request.by,
+    note: request.note,
+  };
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Allowance } from '../../metering/ledger/accounts.ts';
 import { periodKey } from '../../metering/ledger/accounts.ts';
-import type { AdmitRequest, AdmitResult, Draw, GrantRequest, GrantResult, SettleRequest, SettleResult, StateBalance, StateStore, TakeResult } from '../store.ts';
+import type { AdmitRequest, AdmitResult, Draw, GrantRequest, GrantResult, SettleRequest, SettleResult, StateBalance, StateStore } from '../store.ts';
 import { StateUnavailableError } from '../store.ts';
 import { fromPair, toPair } from './amount.ts';
 import { StateKeys } from './keys.ts';
@@ -95,13 +95,6 @@ export class RedisStateStore implements StateStore {
 
   get available(): boolean {
     return this.#available;
-  }
-
-  async take(draws: readonly Draw[], _now: number): Promise<TakeResult> {
-    if (draws.length === 0) return { ok: true };
-    const out = (await this.#run('take', this.#bucketKeys(draws), bucketArgs(draws))) as [number, number?, string?, string?];
-    if (out[0] === 1) return { ok: true };
-    return { ok: false, index: Number(out[1]), waitMs: Number(out[2]), level: Number(out[3]) };
   }
 
   async adjust(draws: readonly Draw[], _now: number): Promise<void> {

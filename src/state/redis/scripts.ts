@@ -336,23 +336,7 @@ return {fmt(ww), fmt(wr), fmt(gw), fmt(gr), fmt(cw), fmt(cr), fmt(hw), fmt(hr), 
 `,
 };
 
-/**
- * KEYS: one bucket per draw. ARGV: capacity, per second, cost for each draw, in KEYS' order.
- * → {1} when every draw was taken; {0, index (0-based), wait ms, level} when none was.
- */
-const take: ScriptDefinition = {
-  numberOfKeys: -1,
-  lua: `${COMMON}${BUCKETS}
-local now = nowMs()
-local levels = {}
-local worst, wait = check(1, 1, now, levels)
-if worst > 0 then return {0, worst - 1, tostring(wait), tostring(levels[worst])} end
-apply(1, 1, now, levels)
-return {1}
-`,
-};
-
-/** Same KEYS and ARGV as take: adds every cost without a check (negative gives back). */
+/** KEYS: one bucket per draw. ARGV: capacity, per second, cost for each draw: adds every cost without a check (negative gives back). */
 const adjust: ScriptDefinition = {
   numberOfKeys: -1,
   lua: `${COMMON}${BUCKETS}
@@ -361,5 +345,5 @@ return 1
 `,
 };
 
-export const SCRIPTS = { admit, settle, release, lease, settleLeased, grant, balance, take, adjust } as const;
+export const SCRIPTS = { admit, settle, release, lease, settleLeased, grant, balance, adjust } as const;
 export type ScriptName = keyof typeof SCRIPTS;
