@@ -1,7 +1,7 @@
 /**
  * The Anthropic Messages API on the unified root: POST /v1/messages for every catalog model (native
  * on Anthropic deployments, bridged through the provider's chat adapter elsewhere) and POST
- * /v1/messages/count_tokens (Anthropic's own count, an estimate elsewhere; never charged). The
+ * /v1/messages/count_tokens (Anthropic's and Gemini's own count, an estimate elsewhere; never charged). The
  * exchange pipeline does admission, fallback and metering; this route owes Anthropic's error shape.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -12,11 +12,12 @@ import { runExchange } from '../exchange/attempt-loop.ts';
 import { translatedBody } from '../exchange/body/translated.ts';
 import { translatedStream } from '../exchange/body/translated-stream.ts';
 import { messagesBridge } from '../providers/messages/bridge.ts';
-import { estimateInputTokens } from '../providers/messages/count-tokens.ts';
+import { estimateInputTokens, geminiTokenCount } from '../providers/messages/count-tokens.ts';
 import { anthropicErrorBody, anthropicErrorEvent } from '../providers/messages/errors.ts';
 import { messagesModelId } from '../providers/messages/model-name.ts';
 import { messagesNative } from '../providers/messages/native.ts';
 import { planTargets } from '../routing/plan.ts';
+import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import { prepareWith } from './prepare-adapter.ts';
@@ -66,8 +67,8 @@ export const messagesHandler: Handler = anthropicErrors(async (ctx, req, res) =>
 
 export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res) => {
   const { body, raw, model, resolution, caller } = await readRequest(ctx, req);
-  const anthropic = planTargets(ctx.runtime.routing, model, caller.orgId).filter((t) => t.provider.api === 'anthropic');
-  if (anthropic.length === 0) {
+  const counting = planTargets(ctx.runtime.routing, model, caller.orgId).filter(countsNatively);
+  if (counting.length === 0) {
     // No provider of this model counts Messages tokens: an estimate, said to be one, and no upstream call.
     const headers = { 'x-request-id': ctx.id, 'x-tollbooth-token-count': 'estimated', ...modelHeaders(resolution) };
     return sendJson(res, 200, JSON.stringify({ input_tokens: estimateInputTokens(body) }), headers);
@@ -78,7 +79,7 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
     model,
     requestedModel: body.model as string,
     operation: 'chat',
-    targets: anthropic,
+    targets: counting,
     inputBytes: raw.length,
     body: {},
   }));
@@ -93,14 +94,15 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
       operation: 'chat',
       stream: false,
       requestedModel: model.model_id,
-      targets: admission.targets.filter((t) => t.provider.api === 'anthropic'),
+      targets: admission.targets.filter(countsNatively),
       strategy: 'priority',
       promptChars: 0,
       headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
       replayable: true,
       native: null,
-      // Anthropic does not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
+      // Providers do not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
       prepare: (target) => {
+        if (target.provider.api === 'gemini') return prepareWith(target, geminiTokenCount(target), counted);
         const native = messagesNative(target, forwarded, '/messages/count_tokens');
         return prepareWith(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: reported(0, 0) }) }, counted);
       },
@@ -109,6 +111,11 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
     res,
   );
 });
+
+/** Anthropic and Gemini count tokens themselves; the others get an estimate. */
+function countsNatively(target: Target): boolean {
+  return target.provider.api === 'anthropic' || target.provider.api === 'gemini';
+}
 
 async function readRequest(ctx: RequestContext, req: IncomingMessage) {
   const caller = ctx.runtime.auth.authenticate(req.headers);

@@ -262,6 +262,21 @@ describe('POST /v1/messages/count_tokens', () => {
     assert.ok(charges.every((c) => Number(c.credits) === 0 && c.prompt_tokens === 0), 'never charged');
   });
 
+  test('Gemini counts natively with countTokens (no recording exists: hand-written body); nothing is charged', async () => {
+    upstream.reset();
+    const served = gw.catalog().resolve(GEMINI).model;
+    upstream.on('POST', `/v1beta/models/${served.upstream_model}:countTokens`, { json: { totalTokens: 9 } });
+    const before = (await gw.usage()).length;
+    const { data, response } = await sdk().messages.countTokens({ model: GEMINI, system: 'Be brief.', messages: hello }).withResponse();
+    assert.equal(data.input_tokens, 9);
+    assert.equal(response.headers.get('x-tollbooth-token-count'), null, 'a real count is not marked as an estimate');
+    const sent = upstream.last().json();
+    assert.equal(sent.generateContentRequest.model, `models/${served.upstream_model}`);
+    assert.ok(JSON.stringify(sent.generateContentRequest.contents).includes('Hello'));
+    const charges = (await gw.usage()).slice(before);
+    assert.ok(charges.every((c) => Number(c.credits) === 0 && c.prompt_tokens === 0), 'never charged');
+  });
+
   test('other providers: an estimate, marked as one, with no upstream call and no charge', async () => {
     upstream.reset();
     const before = (await gw.usage()).length;
