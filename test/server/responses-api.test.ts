@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
-import { providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
+import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
 import { expectedCredits } from '../support/expect.ts';
 import { anthropicFrames, fromEvents, fromMessage } from '../providers/anthropic/recordings.ts';
 
@@ -188,6 +188,27 @@ describe('POST /v1/responses (openai SDK)', () => {
     assert.ok(events.includes('response.reasoning_summary_text.delta') && events.includes('response.reasoning_summary_part.done'));
     assert.equal(final.usage?.output_tokens_details.reasoning_tokens, usage.completion_tokens_details?.reasoning_tokens ?? 0);
     assertCredits(await lastCharge(), 'deepseek-reasoner', usage.prompt_tokens, usage.completion_tokens);
+  });
+
+  test('Anthropic bridged: an error event inside the 200 stream becomes error + response.failed, as OpenAI sends them', async () => {
+    upstream.reset();
+    const overloaded = (fixtureJson('_transcribed/error-bodies-from-public-reports.json').errors as any[]).find((e) => e.provider === 'anthropic' && e.status === 529).body;
+    const frames = anthropicFrames('anthropic/anthropic-text.chunks.txt').slice(0, 4);
+    frames.push(`event: error\ndata: ${JSON.stringify(overloaded)}\n\n`);
+    upstream.on('POST', '/v1/messages', { frames });
+    const stream = await gw.openai().responses.create({ model: CLAUDE, input: 'Hello', stream: true });
+    await assert.rejects(async () => {
+      for await (const _ of stream);
+    }, (err: any) => err instanceof OpenAI.APIError && /Overloaded/.test(err.message));
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CALLER_KEYS.member}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: CLAUDE, input: 'Hello', stream: true }),
+    });
+    const types = (await res.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)).type);
+    const real = recordedEvents('openai/openai-error.1.chunks.txt').map((e) => e.type);
+    assert.deepEqual(types.slice(-2), real.slice(-2));
+    assert.equal((await lastCharge()).outcome, 'stream_error');
   });
 
   test('what a bridge cannot carry is a 400 naming it, before any upstream call', async () => {

@@ -60,7 +60,7 @@ class ResponsesRelay implements StreamTranslator {
     if (this.outcome !== null) return '';
     this.outcome = 'truncated';
     const err = new GatewayError('upstream_stream_truncated', 'The upstream stream ended before the response was complete.');
-    return sseEvent(JSON.stringify({ type: 'error', code: err.code, message: err.message, param: null }), 'error');
+    return sseEvent(JSON.stringify({ type: 'error', error: { type: err.type, code: err.code, message: err.message, param: null } }), 'error');
   }
 
   #onEvent(data: string, event: string | undefined): void {

@@ -83,10 +83,8 @@ export class ResponsesStream implements StreamTranslator {
     if (data === '[DONE]') return this.#end();
     const chunk = parseEvent(data);
     if (event === 'error' || (chunk && chunk.error && !chunk.choices)) {
-      const err = (chunk?.error ?? {}) as { message?: string; code?: string };
-      this.#ended = true;
-      this.#ending = 'error';
-      this.#emit('error', { code: err.code ?? 'upstream_error', message: err.message ?? 'The upstream stream failed.', param: null });
+      const err = (chunk?.error ?? {}) as { message?: string; code?: string; type?: string };
+      this.#fail(err.code ?? 'upstream_error', err.message ?? 'The upstream stream failed.', err.type ?? 'upstream_error');
       return;
     }
     if (!chunk) return;
@@ -180,6 +178,19 @@ export class ResponsesStream implements StreamTranslator {
     const { status, incomplete } = statusOf(this.#finish);
     const response = responseObject(this.#state!, status, this.#items, this.#inner.usage, incomplete);
     this.#emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
+  }
+
+  /**
+   * An upstream failure mid-stream, as OpenAI reports one (recording openai-error.1.chunks.txt): an
+   * `error` event, then response.failed with what was produced so far.
+   */
+  #fail(code: string, message: string, type: string): void {
+    this.#start(undefined);
+    this.#ended = true;
+    this.#ending = 'error';
+    this.#emit('error', { error: { type, code, message, param: null } });
+    const response = { ...responseObject(this.#state!, 'failed', this.#items, this.#inner.usage), error: { code, message } };
+    this.#emit('response.failed', { response });
   }
 
   #at(open: Open): { item_id: string; output_index: number } {
