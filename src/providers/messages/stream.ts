@@ -4,87 +4,32 @@
  * text, tool_use with input_json_delta), message_delta with stop_reason and usage, message_stop.
  * Usage, outcome and generated characters are the provider translator's: metering is unchanged.
  */
-import type { Usage } from '../../metering/usage.ts';
-import type { StreamOutcome, StreamTranslator } from '../contract.ts';
-import { createSseReader, sseEvent } from '../sse.ts';
-import { parseEvent } from '../unified/completion.ts';
+import type { StreamTranslator } from '../contract.ts';
+import { sseEvent } from '../sse.ts';
+import { ChunkBridge, type ChunkDelta, type StreamFailure } from '../unified/chunk-bridge.ts';
 import { anthropicErrorBody } from './errors.ts';
 import { messageId } from './response.ts';
 import { anthropicUsage, stopReason } from './usage.ts';
 
 type Block = { kind: 'thinking' | 'text' } | { kind: 'tool'; call: number };
 
-interface ChunkDelta {
-  content?: string | null;
-  reasoning_content?: string | null;
-  tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
-}
-
-export class MessagesStream implements StreamTranslator {
-  readonly #inner: StreamTranslator;
+export class MessagesStream extends ChunkBridge {
   readonly #model: string;
-  readonly #reader;
-  #out = '';
   #started = false;
-  #ended = false;
-  #ending: StreamOutcome | null = null;
   #index = -1;
   #open: Block | null = null;
   #stop: string | null = null;
 
   constructor(inner: StreamTranslator, model: string) {
-    this.#inner = inner;
+    super(inner);
     this.#model = model;
-    this.#reader = createSseReader((e) => this.#onEvent(e.data, e.event));
   }
 
-  get usage(): Usage | null {
-    return this.#inner.usage;
+  protected onError(err: StreamFailure): void {
+    this.write(sseEvent(anthropicErrorBody(500, err.message ?? 'The upstream stream failed.', err.code), 'error'));
   }
 
-  /**
-   * The provider's translator may only know at its finish() (an OpenAI-compatible stream): the end
-   * this stream emitted already says how it ends, so the pipeline holds that end for the charge.
-   */
-  get outcome(): StreamOutcome | null {
-    return this.#inner.outcome ?? this.#ending;
-  }
-
-  get generatedChars(): number {
-    return this.#inner.generatedChars;
-  }
-
-  push(chunk: Uint8Array): string {
-    this.#feed(this.#inner.push(chunk));
-    return this.#take();
-  }
-
-  finish(): string {
-    this.#feed(this.#inner.finish());
-    this.#reader.end();
-    return this.#take();
-  }
-
-  #feed(out: string | Uint8Array): void {
-    if (out.length > 0) this.#reader.push(typeof out === 'string' ? Buffer.from(out) : out);
-  }
-
-  #onEvent(data: string, event: string | undefined): void {
-    if (this.#ended) return;
-    if (data === '[DONE]') return this.#end();
-    const chunk = parseEvent(data);
-    if (event === 'error' || (chunk && chunk.error && !chunk.choices)) {
-      const err = (chunk?.error ?? {}) as { message?: string; code?: string };
-      this.#ended = true;
-      this.#ending = 'error';
-      this.#out += sseEvent(anthropicErrorBody(500, err.message ?? 'The upstream stream failed.', err.code), 'error');
-      return;
-    }
-    if (!chunk) return;
-    this.#start(typeof chunk.id === 'string' ? chunk.id : undefined);
-    const choice = (chunk.choices as { delta?: ChunkDelta; finish_reason?: string | null }[] | undefined)?.[0];
-    if (!choice) return;
-    const delta = choice.delta ?? {};
+  protected onDelta(delta: ChunkDelta, finishReason: string | null | undefined): void {
     if (delta.reasoning_content) this.#delta({ kind: 'thinking' }, { type: 'thinking_delta', thinking: delta.reasoning_content });
     if (delta.content) this.#delta({ kind: 'text' }, { type: 'text_delta', text: delta.content });
     for (const call of delta.tool_calls ?? []) {
@@ -92,13 +37,13 @@ export class MessagesStream implements StreamTranslator {
       if (call.id || call.function?.name) this.#close();
       this.#delta({ kind: 'tool', call: at }, { type: 'input_json_delta', partial_json: call.function?.arguments ?? '' }, call);
     }
-    if (choice.finish_reason) this.#stop = stopReason(choice.finish_reason);
+    if (finishReason) this.#stop = stopReason(finishReason);
   }
 
-  #start(id: string | undefined): void {
+  protected onStart(id: unknown): void {
     if (this.#started) return;
     this.#started = true;
-    const message = { id: messageId(id), type: 'message', role: 'assistant', model: this.#model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(null) };
+    const message = { id: messageId(typeof id === 'string' ? id : undefined), type: 'message', role: 'assistant', model: this.#model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(null) };
     this.#emit('message_start', { type: 'message_start', message });
     // Anthropic's own streams follow message_start with a ping (clients ignore it; some wait for it).
     this.#emit('ping', { type: 'ping' });
@@ -127,24 +72,16 @@ export class MessagesStream implements StreamTranslator {
     this.#open = null;
   }
 
-  #end(): void {
-    this.#start(undefined);
+  protected onDone(): void {
+    this.onStart(undefined);
     this.#close();
-    this.#ended = true;
-    this.#ending = 'complete';
-    const usage = anthropicUsage(this.#inner.usage);
+    const usage = anthropicUsage(this.usage);
     this.#emit('message_delta', { type: 'message_delta', delta: { stop_reason: this.#stop ?? 'end_turn', stop_sequence: null }, usage });
     this.#emit('message_stop', { type: 'message_stop' });
   }
 
   #emit(event: string, data: unknown): void {
-    this.#out += sseEvent(JSON.stringify(data), event);
-  }
-
-  #take(): string {
-    const out = this.#out;
-    this.#out = '';
-    return out;
+    this.write(sseEvent(JSON.stringify(data), event));
   }
 }
 

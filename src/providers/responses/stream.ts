@@ -6,17 +6,10 @@
  * with usage; an upstream failure is an `error` event. Every event has its sequence_number.
  * Usage, outcome and generated characters are the provider translator's: metering is unchanged.
  */
-import type { Usage } from '../../metering/usage.ts';
-import type { StreamOutcome, StreamTranslator } from '../contract.ts';
-import { createSseReader, sseEvent } from '../sse.ts';
-import { parseEvent } from '../unified/completion.ts';
+import type { StreamTranslator } from '../contract.ts';
+import { sseEvent } from '../sse.ts';
+import { ChunkBridge, type ChunkDelta, type StreamFailure } from '../unified/chunk-bridge.ts';
 import { echoOf, type OutputItem, responseId, responseObject, type ResponseState, statusOf } from './output.ts';
-
-interface ChunkDelta {
-  content?: string | null;
-  reasoning_content?: string | null;
-  tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
-}
 
 interface Open {
   item: OutputItem;
@@ -26,79 +19,33 @@ interface Open {
   text: string;
 }
 
-export class ResponsesStream implements StreamTranslator {
-  readonly #inner: StreamTranslator;
+export class ResponsesStream extends ChunkBridge {
   readonly #request: Record<string, unknown>;
   readonly #model: string;
-  readonly #reader;
   #state: ResponseState | null = null;
-  #out = '';
   #seq = 0;
-  #ended = false;
-  #ending: StreamOutcome | null = null;
   readonly #items: OutputItem[] = [];
   #open: Open | null = null;
   #finish: string | null = null;
 
   constructor(inner: StreamTranslator, request: Record<string, unknown>, model: string) {
-    this.#inner = inner;
+    super(inner);
     this.#request = request;
     this.#model = model;
-    this.#reader = createSseReader((e) => this.#onEvent(e.data, e.event));
   }
 
-  get usage(): Usage | null {
-    return this.#inner.usage;
+  protected onError(err: StreamFailure): void {
+    this.#fail(err.code ?? 'upstream_error', err.message ?? 'The upstream stream failed.', err.type ?? 'upstream_error');
   }
 
-  /**
-   * The provider's translator may only know at its finish() (an OpenAI-compatible stream): the end
-   * this stream emitted already says how it ends, so the pipeline holds that end for the charge.
-   */
-  get outcome(): StreamOutcome | null {
-    return this.#inner.outcome ?? this.#ending;
-  }
-
-  get generatedChars(): number {
-    return this.#inner.generatedChars;
-  }
-
-  push(chunk: Uint8Array): string {
-    this.#feed(this.#inner.push(chunk));
-    return this.#take();
-  }
-
-  finish(): string {
-    this.#feed(this.#inner.finish());
-    this.#reader.end();
-    return this.#take();
-  }
-
-  #feed(out: string | Uint8Array): void {
-    if (out.length > 0) this.#reader.push(typeof out === 'string' ? Buffer.from(out) : out);
-  }
-
-  #onEvent(data: string, event: string | undefined): void {
-    if (this.#ended) return;
-    if (data === '[DONE]') return this.#end();
-    const chunk = parseEvent(data);
-    if (event === 'error' || (chunk && chunk.error && !chunk.choices)) {
-      const err = (chunk?.error ?? {}) as { message?: string; code?: string; type?: string };
-      this.#fail(err.code ?? 'upstream_error', err.message ?? 'The upstream stream failed.', err.type ?? 'upstream_error');
-      return;
-    }
-    if (!chunk) return;
-    this.#start(chunk.id);
-    const choice = (chunk.choices as { delta?: ChunkDelta; finish_reason?: string | null }[] | undefined)?.[0];
-    if (!choice) return;
-    const delta = choice.delta ?? {};
+  protected onDelta(delta: ChunkDelta, finishReason: string | null | undefined): void {
     if (delta.reasoning_content) this.#reasoning(delta.reasoning_content);
     if (delta.content) this.#text(delta.content);
     for (const call of delta.tool_calls ?? []) this.#toolCall(call);
-    if (choice.finish_reason) this.#finish = choice.finish_reason;
+    if (finishReason) this.#finish = finishReason;
   }
 
-  #start(id: unknown): void {
+  protected onStart(id: unknown): void {
     if (this.#state) return;
     this.#state = { id: responseId(id), createdAt: Math.floor(Date.now() / 1000), model: this.#model, echo: echoOf(this.#request) };
     const response = responseObject(this.#state, 'in_progress', [], null);
@@ -170,13 +117,11 @@ export class ResponsesStream implements StreamTranslator {
     this.#emit('response.output_item.done', { output_index: open.index, item: structuredClone(item) });
   }
 
-  #end(): void {
-    this.#start(undefined);
+  protected onDone(): void {
+    this.onStart(undefined);
     this.#close();
-    this.#ended = true;
-    this.#ending = 'complete';
     const { status, incomplete } = statusOf(this.#finish);
-    const response = responseObject(this.#state!, status, this.#items, this.#inner.usage, incomplete);
+    const response = responseObject(this.#state!, status, this.#items, this.usage, incomplete);
     this.#emit(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
   }
 
@@ -185,11 +130,9 @@ export class ResponsesStream implements StreamTranslator {
    * `error` event, then response.failed with what was produced so far.
    */
   #fail(code: string, message: string, type: string): void {
-    this.#start(undefined);
-    this.#ended = true;
-    this.#ending = 'error';
+    this.onStart(undefined);
     this.#emit('error', { error: { type, code, message, param: null } });
-    const response = { ...responseObject(this.#state!, 'failed', this.#items, this.#inner.usage), error: { code, message } };
+    const response = { ...responseObject(this.#state!, 'failed', this.#items, this.usage), error: { code, message } };
     this.#emit('response.failed', { response });
   }
 
@@ -202,12 +145,6 @@ export class ResponsesStream implements StreamTranslator {
   }
 
   #emit(type: string, fields: Record<string, unknown>): void {
-    this.#out += sseEvent(JSON.stringify({ type, sequence_number: this.#seq++, ...fields }), type);
-  }
-
-  #take(): string {
-    const out = this.#out;
-    this.#out = '';
-    return out;
+    this.write(sseEvent(JSON.stringify({ type, sequence_number: this.#seq++, ...fields }), type));
   }
 }
