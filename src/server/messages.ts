@@ -8,9 +8,6 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { isDenial } from '../admission/denial.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import { reported } from '../metering/usage.ts';
-import { runExchange } from '../exchange/attempt-loop.ts';
-import { translatedBody } from '../exchange/body/translated.ts';
-import { translatedStream } from '../exchange/body/translated-stream.ts';
 import { messagesBridge } from '../providers/messages/bridge.ts';
 import { estimateInputTokens, geminiTokenCount } from '../providers/messages/count-tokens.ts';
 import { anthropicErrorBody, anthropicErrorEvent } from '../providers/messages/errors.ts';
@@ -22,47 +19,28 @@ import { parseJsonObject, readBody } from './body.ts';
 import { modelHeaders } from './deprecation-headers.ts';
 import { prepareWith } from './prepare-adapter.ts';
 import { boundedMessage, sendJson, toGatewayError } from './respond.ts';
+import { runUnified } from './run-unified.ts';
 import type { Handler, RequestContext } from './services.ts';
 
 type Body = Record<string, unknown>;
 
 export const messagesHandler: Handler = anthropicErrors(async (ctx, req, res) => {
-  const { body, raw, model, resolution, caller } = await readRequest(ctx, req);
+  const { body, raw, resolution, caller } = await readRequest(ctx, req);
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new GatewayError('invalid_request', "'messages' must be a non-empty array.", { param: 'messages' });
   }
-  const admission = (ctx.admission = await ctx.services.admission.admit({
-    caller,
-    config: ctx.runtime.config,
-    model,
-    requestedModel: body.model as string,
-    operation: 'chat',
-    targets: planTargets(ctx.runtime.routing, model, caller.orgId),
-    inputBytes: raw.length,
-    body,
-  }));
   const stream = body.stream === true;
   const forwarded = anthropicHeaders(req.headers);
-  await runExchange(
-    {
-      ctx,
-      caller,
-      admission,
-      api: 'unified',
-      operation: 'chat',
-      stream,
-      requestedModel: model.model_id,
-      targets: admission.targets,
-      strategy: ctx.runtime.config.routes[model.model_id]?.strategy ?? 'priority',
-      promptChars: raw.length,
-      headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
-      replayable: true,
-      native: null,
-      prepare: (target) => prepareWith(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
-      handler: stream ? translatedStream : translatedBody,
-    },
-    res,
-  );
+  await runUnified(ctx, res, {
+    caller,
+    resolution,
+    requestedModel: body.model as string,
+    operation: 'chat',
+    stream,
+    raw,
+    admissionBody: body,
+    prepare: (target) => prepareWith(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
+  });
 });
 
 export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res) => {
@@ -73,43 +51,25 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
     const headers = { 'x-request-id': ctx.id, 'x-tollbooth-token-count': 'estimated', ...modelHeaders(resolution) };
     return sendJson(res, 200, JSON.stringify({ input_tokens: estimateInputTokens(body) }), headers);
   }
-  const admission = (ctx.admission = await ctx.services.admission.admit({
-    caller,
-    config: ctx.runtime.config,
-    model,
-    requestedModel: body.model as string,
-    operation: 'chat',
-    targets: counting,
-    inputBytes: raw.length,
-    body: {},
-  }));
   const { stream: _ignored, max_tokens: _unused, ...counted } = body;
   const forwarded = anthropicHeaders(req.headers);
-  await runExchange(
-    {
-      ctx,
-      caller,
-      admission,
-      api: 'unified',
-      operation: 'chat',
-      stream: false,
-      requestedModel: model.model_id,
-      targets: admission.targets.filter(countsNatively),
-      strategy: 'priority',
-      promptChars: 0,
-      headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
-      replayable: true,
-      native: null,
-      // Providers do not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
-      prepare: (target) => {
-        if (target.provider.api === 'gemini') return prepareWith(target, geminiTokenCount(target), counted);
-        const native = messagesNative(target, forwarded, '/messages/count_tokens');
-        return prepareWith(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: reported(0, 0) }) }, counted);
-      },
-      handler: translatedBody,
+  await runUnified(ctx, res, {
+    caller,
+    resolution,
+    requestedModel: body.model as string,
+    operation: 'chat',
+    stream: false,
+    raw,
+    admissionBody: {},
+    only: countsNatively,
+    // Providers do not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
+    prepare: (target) => {
+      if (target.provider.api === 'gemini') return prepareWith(target, geminiTokenCount(target), counted);
+      const native = messagesNative(target, forwarded, '/messages/count_tokens');
+      return prepareWith(target, { ...native, response: (_op, bytes) => ({ body: bytes, usage: reported(0, 0) }) }, counted);
     },
-    res,
-  );
+    overrides: { strategy: 'priority', promptChars: 0 },
+  });
 });
 
 /** Anthropic and Gemini count tokens themselves; the others get an estimate. */

@@ -5,15 +5,11 @@
  * OpenAI-shaped, as on the rest of /v1.
  */
 import { GatewayError } from '../errors/catalog.ts';
-import { runExchange } from '../exchange/attempt-loop.ts';
-import { translatedBody } from '../exchange/body/translated.ts';
-import { translatedStream } from '../exchange/body/translated-stream.ts';
 import { responsesBridge } from '../providers/responses/bridge.ts';
 import { responsesNative, servesResponses } from '../providers/responses/native.ts';
-import { planTargets } from '../routing/plan.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { modelHeaders } from './deprecation-headers.ts';
 import { prepareWith } from './prepare-adapter.ts';
+import { runUnified } from './run-unified.ts';
 import type { Handler } from './services.ts';
 
 export const responsesHandler: Handler = async (ctx, req, res) => {
@@ -31,37 +27,17 @@ export const responsesHandler: Handler = async (ctx, req, res) => {
     throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not support chat.`, { param: 'model' });
   }
   ctx.labels.model = model.model_id;
-  const admission = (ctx.admission = await ctx.services.admission.admit({
-    caller,
-    config: runtime.config,
-    model,
-    requestedModel: body.model,
-    operation: 'chat',
-    targets: planTargets(runtime.routing, model, caller.orgId),
-    inputBytes: raw.length,
-    body: { max_tokens: body.max_output_tokens },
-  }));
   const stream = body.stream === true;
   const requested = body.model;
-  await runExchange(
-    {
-      ctx,
-      caller,
-      admission,
-      api: 'unified',
-      operation: 'chat',
-      stream,
-      requestedModel: model.model_id,
-      targets: admission.targets,
-      strategy: runtime.config.routes[model.model_id]?.strategy ?? 'priority',
-      promptChars: raw.length,
-      headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
-      replayable: true,
-      native: null,
-      prepare: (target) => prepareWith(target, servesResponses(target) ? responsesNative(target) : responsesBridge(target, body, requested), body),
-      handler: stream ? translatedStream : translatedBody,
-    },
-    res,
-  );
+  await runUnified(ctx, res, {
+    caller,
+    resolution,
+    requestedModel: requested,
+    operation: 'chat',
+    stream,
+    raw,
+    admissionBody: { max_tokens: body.max_output_tokens },
+    prepare: (target) => prepareWith(target, servesResponses(target) ? responsesNative(target) : responsesBridge(target, body, requested), body),
+  });
 };
 

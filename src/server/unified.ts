@@ -5,15 +5,11 @@
  */
 import type { Operation } from '../catalog/types.ts';
 import { GatewayError } from '../errors/catalog.ts';
-import { runExchange } from '../exchange/attempt-loop.ts';
-import { translatedBody } from '../exchange/body/translated.ts';
-import { translatedStream } from '../exchange/body/translated-stream.ts';
 import type { Prepared } from '../exchange/exchange-request.ts';
 import { createAdapter } from '../providers/registry.ts';
-import { planTargets } from '../routing/plan.ts';
 import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
-import { modelHeaders } from './deprecation-headers.ts';
+import { runUnified } from './run-unified.ts';
 import type { Handler } from './services.ts';
 
 export function unifiedHandler(operation: Exclude<Operation, 'audio_transcription'>): Handler {
@@ -32,37 +28,17 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
     if (resolution.requested.status !== 'active' && resolution.requested.status !== 'preview') {
       ctx.services.metrics.deprecatedModelRequests.labels(resolution.requested.model_id, model.model_id).inc();
     }
-    const admission = (ctx.admission = await ctx.services.admission.admit({
+    const stream = operation === 'chat' && body.stream === true;
+    await runUnified(ctx, res, {
       caller,
-      config: runtime.config,
-      model,
+      resolution,
       requestedModel: modelId,
       operation,
-      targets: planTargets(runtime.routing, model, caller.orgId),
-      inputBytes: raw.length,
-      body,
-    }));
-    const stream = operation === 'chat' && body.stream === true;
-    await runExchange(
-      {
-        ctx,
-        caller,
-        admission,
-        api: 'unified',
-        operation,
-        stream,
-        requestedModel: modelId,
-        targets: admission.targets,
-        strategy: runtime.config.routes[model.model_id]?.strategy ?? 'priority',
-        promptChars: raw.length,
-        headers: { 'x-request-id': ctx.id, ...modelHeaders(resolution) },
-        replayable: true,
-        native: null,
-        prepare: (target) => prepare(target, operation, body),
-        handler: stream ? translatedStream : translatedBody,
-      },
-      res,
-    );
+      stream,
+      raw,
+      admissionBody: body,
+      prepare: (target) => prepare(target, operation, body),
+    });
   };
 }
 
