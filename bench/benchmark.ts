@@ -47,11 +47,12 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
     const nginx = await startNginx(group, nginxBinary, upstream.origin, ctx.dir);
     subjects.push({ name: 'nginx', origin: nginx.origin, pid: nginx.child.pid });
   } else log(options.nginx ? 'nginx is not on the PATH: skipped' : 'nginx skipped (--no-nginx)');
-  const redis = options.state === 'redis' || options.variants.some((v) => v.state === 'redis') ? await startRedis(group, ctx.dir) : null;
+  const usesRedis = (state: string | null) => state === 'redis' || state === 'redis-holds';
+  const redis = usesRedis(options.state) || options.variants.some((v) => usesRedis(v.state)) ? await startRedis(group, ctx.dir) : null;
   const redisVariants: Array<{ name: string; opsOrigin: string }> = [];
   const tollbooth = await startTollbooth(group, { upstreamOrigin: upstream.origin, dir: ctx.dir, logLevel: options.logLevel, nodeArgs: ctx.tollboothNodeArgs, state: options.state, redisUrl: redis?.url });
   subjects.push({ name: 'tollbooth', origin: tollbooth.origin, pid: tollbooth.child.pid });
-  if (options.state === 'redis') redisVariants.push({ name: 'tollbooth', opsOrigin: tollbooth.opsOrigin });
+  if (usesRedis(options.state)) redisVariants.push({ name: 'tollbooth', opsOrigin: tollbooth.opsOrigin });
   for (const variant of options.variants) {
     const dir = join(ctx.dir, `variant-${variant.name}`);
     mkdirSync(dir);
@@ -67,7 +68,7 @@ export async function runBenchmark(ctx: BenchContext): Promise<{ run: RunResult;
       redisUrl: redis?.url,
     });
     subjects.push({ name: `tollbooth:${variant.name}`, origin: started.origin, pid: started.child.pid });
-    if (variant.state === 'redis') redisVariants.push({ name: variant.name, opsOrigin: started.opsOrigin });
+    if (usesRedis(variant.state)) redisVariants.push({ name: variant.name, opsOrigin: started.opsOrigin });
   }
 
   await new Promise((r) => setTimeout(r, 500));

@@ -22,8 +22,11 @@ export interface BenchOptions {
   /** More Tollbooths measured beside the main one, as subjects `tollbooth:<name>`. */
   variants: Variant[];
   /** The main Tollbooth's state (as a variant's `state=`; null: no plan, nothing held). */
-  state: 'memory' | 'redis' | null;
+  state: BenchState | null;
 }
+
+/** memory; redis (credit leases, the default); redis-holds (a hold per request, leases off). */
+export type BenchState = 'memory' | 'redis' | 'redis-holds';
 
 export interface Variant {
   name: string;
@@ -34,7 +37,7 @@ export interface Variant {
    * Where money and limits are decided (the org then has a plan with an allowance, so every request
    * takes a hold and settles it): in the process, or in a Redis the harness starts.
    */
-  state: 'memory' | 'redis' | null;
+  state: BenchState | null;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -51,7 +54,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --load NAME          autocannon | wrk (default: wrk when on the PATH, else autocannon)
   --no-nginx           skip nginx even when installed
   --profile            run Tollbooth with --cpu-prof and print its top self-time frames
-  --state memory|redis the main Tollbooth's org gets a plan (a hold and a settle per request),
+  --state memory|redis|redis-holds
+                       the main Tollbooth's org gets a plan (a hold and a settle per request),
                        its state in the process or in a redis-server the harness starts
   --log-level LEVEL    Tollbooth's log level (default: the production default, info)
   --out FILE           write the JSON here
@@ -60,8 +64,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --variant NAME:K=V,… also measure another Tollbooth in the same run, e.g.
                        warn:log=warn   semi16:node=--max-semi-space-size=16
                        before:root=/path/to/another/checkout   (repeatable)
-                       mem:state=memory   redis:state=redis   (the org gets a plan: a hold
-                       and a settle per request; redis: a redis-server the harness starts)
+                       mem:state=memory   redis:state=redis   holds:state=redis-holds (the org
+                       gets a plan: a hold and a settle per request; redis: a redis-server the
+                       harness starts, with credit leases; redis-holds: leases off)
 `;
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
@@ -134,14 +139,14 @@ function parseVariant(text: string): Variant {
     if (key === 'log') variant.logLevel = value;
     else if (key === 'node') variant.nodeArgs.push(...value.split(' ').filter(Boolean));
     else if (key === 'root') variant.root = value;
-    else if (key === 'state' && (value === 'memory' || value === 'redis')) variant.state = value;
-    else throw new Error(`--variant ${name}: unknown setting '${pair}' (log=, node=, root=, state=memory|redis)`);
+    else if (key === 'state') variant.state = stateOption(value);
+    else throw new Error(`--variant ${name}: unknown setting '${pair}' (log=, node=, root=, state=memory|redis|redis-holds)`);
   }
   return variant;
 }
 
-function stateOption(text: string): 'memory' | 'redis' {
-  if (text !== 'memory' && text !== 'redis') throw new Error(`--state must be memory or redis, not '${text}'`);
+function stateOption(text: string): BenchState {
+  if (text !== 'memory' && text !== 'redis' && text !== 'redis-holds') throw new Error(`state must be memory, redis or redis-holds, not '${text}'`);
   return text;
 }
 

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { BenchState } from '../options.ts';
 import { freePort, waitForHttp, type Child, type ProcessGroup } from '../processes.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -30,7 +31,7 @@ export interface TollboothOptions {
   /** Process name in the harness's log (default 'tollbooth'). */
   name?: string;
   /** Shared state: the org gets a plan (every request holds and settles credits); redis needs `redisUrl`. */
-  state?: 'memory' | 'redis' | null;
+  state?: BenchState | null;
   redisUrl?: string;
 }
 
@@ -57,7 +58,10 @@ export async function startTollbooth(group: ProcessGroup, options: TollboothOpti
     ...(options.state
       ? {
           plans: { metered: { allowance: { credits: '1000000000000', period: 'monthly' } } },
-          state: options.state === 'redis' ? { mode: 'redis', redis: { url: options.redisUrl, key_prefix: `bench${port}` } } : { mode: 'memory' },
+          state:
+            options.state === 'memory'
+              ? { mode: 'memory' }
+              : { mode: 'redis', redis: { url: options.redisUrl, key_prefix: `bench${port}` }, leases: { enabled: options.state === 'redis' } },
         }
       : {}),
     keys: [{ id: 'bench-app', org: 'bench', role: 'member', hash: `sha256:${createHash('sha256').update(CALLER_KEY).digest('hex')}` }],
