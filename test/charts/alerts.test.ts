@@ -105,7 +105,12 @@ describe(hasPromtool ? 'alerts over what a real sidecar exported' : `alerts over
       upstream,
       // One attempt per request; a breaker that opens on a provider failing everything, not on a
       // third, and stays open. Its window is wall time (1 s, the least): the incident starts after it.
-      config: { routing: { max_attempts: 1, breaker: { window_ms: 1000, min_requests: 5, failure_ratio: 0.9, open_ms: 600_000, max_open_ms: 600_000 } } },
+      // acme has a plan, so the sidecar exports what it can spend (tollbooth_org_credits_available).
+      config: {
+        routing: { max_attempts: 1, breaker: { window_ms: 1000, min_requests: 5, failure_ratio: 0.9, open_ms: 600_000, max_open_ms: 600_000 } },
+        plans: { team: { allowance: { credits: '1000000', period: 'monthly' } } },
+        orgs: [{ id: 'acme', name: 'Acme', plan: 'team' }, { id: 'globex', name: 'Globex' }],
+      },
     });
     const client = gw.openai();
     const call = (model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }] }).catch(() => null);
