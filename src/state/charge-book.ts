@@ -55,11 +55,6 @@ export class ChargeBook implements UsageRecorder {
     this.#metrics = options.metrics;
   }
 
-  /** Settles not yet confirmed by the shared store. */
-  get pendingSettles(): number {
-    return this.#pending.size;
-  }
-
   /** Books one metered exchange; resolves once its entry is in the local ledger file. Never rejects. */
   record(record: UsageRecord, pico = parseCredits(record.credits), hold?: Hold): Promise<void> {
     const allowance = this.#allowanceOf(record.org);

@@ -28,18 +28,15 @@ export async function openStateStore({ config, env, ledger, metrics, log }: Open
     metrics.stateStoreAvailable.labels('memory').set(1);
     return new MemoryStateStore(ledger.accounts);
   }
-  const listeners: Array<() => void> = [];
   const redis = await redisStoreFor(config, env, (available) => {
     metrics.stateStoreAvailable.labels('redis').set(available ? 1 : 0);
     if (available) {
       log.info({ url: state.redis.url }, 'state: Redis reachable: credits, holds and limits are shared by every replica');
-      for (const fn of listeners) fn();
     } else {
       log.error({ url: state.redis.url }, 'state: Redis unreachable: managed calls are denied (503, layer state) and BYOK calls use per-process limits until it is back');
     }
   }, (operation) => metrics.stateStoreCalls.labels(operation).inc());
   metrics.stateStoreAvailable.labels('redis').set(0);
-  redis.onAvailable = (fn) => listeners.push(fn);
   try {
     await redis.connect();
   } catch (err) {

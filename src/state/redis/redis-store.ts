@@ -3,7 +3,7 @@
  * (scripts.ts), so any number of replicas agree on holds, balances and rate limits.
  *
  * Commands fail fast while the connection is down (no offline queue): the caller decides what an
- * outage means (state.on_unavailable). ioredis reconnects by itself; `available` follows it.
+ * outage means (state.on_unavailable). ioredis reconnects by itself; availability follows it.
  */
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -49,7 +49,7 @@ export class RedisStateStore implements StateStore {
   readonly #knownOrgs = new Set<string>();
   #available = false;
   readonly #leases: LeaseBook | null;
-  onAvailable?: (fn: () => void) => void;
+  readonly #whenAvailable: Array<() => void> = [];
 
   constructor(options: RedisStoreOptions) {
     this.#options = options;
@@ -81,7 +81,7 @@ export class RedisStateStore implements StateStore {
       : null;
     this.client.on('ready', () => this.#setAvailable(true));
     this.client.on('close', () => this.#setAvailable(false));
-    // Connection errors are reported through `available` (and each failed command): never thrown.
+    // Connection errors are reported through availability (and each failed command): never thrown.
     this.client.on('error', () => {});
   }
 
@@ -93,8 +93,9 @@ export class RedisStateStore implements StateStore {
     if (version !== undefined && Number(version) < 7) throw new Error(`state: Redis ${version} is too old: Redis ≥ 7 or Valkey is needed`);
   }
 
-  get available(): boolean {
-    return this.#available;
+  /** Calls `fn` each time the connection is (re)established. */
+  onAvailable(fn: () => void): void {
+    this.#whenAvailable.push(fn);
   }
 
   async adjust(draws: readonly Draw[], _now: number): Promise<void> {
@@ -216,6 +217,7 @@ export class RedisStateStore implements StateStore {
     if (this.#available === available) return;
     this.#available = available;
     this.#options.onAvailability?.(available);
+    if (available) for (const fn of this.#whenAvailable) fn();
   }
 }
 
