@@ -11,6 +11,28 @@ export interface Usage {
   reasoning_tokens: number;
   /** `reported` by the provider, or `estimated` by Tollbooth when none arrived (cut stream, abort). */
   source: 'reported' | 'estimated';
+  /**
+   * The finer token classes, each *inside* prompt_tokens or completion_tokens as the comments say
+   * (absent = 0). Together with cached_tokens and reasoning_tokens they split the two totals into
+   * disjoint priced classes (tokenClasses in pricing/classes.ts).
+   */
+  /** Input tokens written to the prompt cache with a 5-minute TTL (Anthropic's default), inside prompt_tokens. */
+  cache_write_5m_tokens?: number;
+  /** Input tokens written to the prompt cache with a 1-hour TTL, inside prompt_tokens. */
+  cache_write_1h_tokens?: number;
+  /** Uncached audio / image input tokens, inside prompt_tokens. */
+  audio_input_tokens?: number;
+  image_input_tokens?: number;
+  /** Audio / image output tokens, inside completion_tokens and beside reasoning_tokens. */
+  audio_output_tokens?: number;
+  image_output_tokens?: number;
+  /** The service tier the provider reports it served (`flex`, `priority`, `batch`, …), never the one asked for. */
+  service_tier?: string;
+  /**
+   * Non-token units the exchange consumed, by catalog unit name: `image` (or `image:<size>:<quality>`),
+   * `audio_second`, `character`, `search`, `web_search_call`.
+   */
+  units?: Record<string, number>;
 }
 
 export function reported(prompt: number, completion: number, cached = 0, reasoning = 0): Usage {
