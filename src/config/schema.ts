@@ -37,7 +37,7 @@ export const modelSchema = {
     upstream_model: { type: 'string', minLength: 1 },
     operations: {
       type: 'array',
-      items: { enum: ['chat', 'embeddings', 'images', 'audio_transcription'] },
+      items: { enum: ['chat', 'embeddings', 'images', 'audio_transcription', 'text_completion', 'rerank', 'audio_speech'] },
       minItems: 1,
       uniqueItems: true,
     },
@@ -477,6 +477,28 @@ export const mainConfigSchema = {
         key: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
         /** Base URLs an org credential may name besides the catalog's (exact, or `https://*.domain`). */
         allowed_base_urls: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+      },
+    },
+    telemetry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** OpenTelemetry traces over OTLP/HTTP; null fields fall back to the standard OTEL_* env vars. */
+        traces: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** null: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT or OTEL_TRACES_EXPORTER=otlp is set. */
+            enabled: { type: ['boolean', 'null'], default: null },
+            /** The full OTLP/HTTP traces URL (…/v1/traces). */
+            endpoint: { type: ['string', 'null'], pattern: '^https?://', default: null },
+            service_name: { type: ['string', 'null'], minLength: 1, default: null },
+            /** Head sampling of new traces (a caller's sampled flag is followed); null: OTEL_TRACES_SAMPLER. */
+            sample_ratio: { type: ['number', 'null'], minimum: 0, maximum: 1, default: null },
+          },
+        },
       },
     },
     watch: {

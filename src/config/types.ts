@@ -166,6 +166,18 @@ export interface TollboothConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   credential_store: CredentialStoreConfig;
   watch: WatchConfig;
+  telemetry: { traces: TracesConfig };
+}
+
+/** OpenTelemetry traces (src/telemetry/): null fields are left to the standard OTEL_* env vars. */
+export interface TracesConfig {
+  /** null: on when the environment configures an OTLP endpoint (settings.ts). */
+  enabled: boolean | null;
+  /** The full OTLP/HTTP traces URL. */
+  endpoint: string | null;
+  service_name: string | null;
+  /** Parent-based trace-id ratio sampling of new traces. */
+  sample_ratio: number | null;
 }
 
 /** Where credentials created over the API are kept, encrypted at rest. */
