@@ -7,7 +7,7 @@
 export type ApiFamily = 'openai' | 'anthropic' | 'gemini' | 'bedrock' | 'azure' | 'cohere';
 
 /** What a caller can ask a model to do through the unified API. */
-export type Operation = 'chat' | 'embeddings' | 'images' | 'audio_transcription';
+export type Operation = 'chat' | 'embeddings' | 'images' | 'audio_transcription' | 'text_completion' | 'rerank' | 'audio_speech';
 
 export type Capability =
   | 'chat'

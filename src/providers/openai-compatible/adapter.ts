@@ -18,6 +18,9 @@ const PATHS: Record<Operation, string> = {
   embeddings: '/embeddings',
   images: '/images/generations',
   audio_transcription: '/audio/transcriptions',
+  text_completion: '/completions',
+  rerank: '/rerank',
+  audio_speech: '/audio/speech',
 };
 
 /** What an OpenAI-compatible answer's translation needs from its request. */
