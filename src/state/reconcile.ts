@@ -7,6 +7,7 @@
  * step).
  */
 import { loadLedger } from '../metering/ledger/checkpoint.ts';
+import { walkHistory } from '../metering/ledger/history.ts';
 import type { GrantEntry, LedgerEntry } from '../metering/ledger/entry.ts';
 import { formatCredits } from '../metering/credits.ts';
 import { fromPair, toPair } from './redis/amount.ts';
@@ -35,14 +36,21 @@ export async function reconcile(store: RedisStateStore, dir: string, repair: boo
   if (walk.problems.length > 0) throw new Error(`the ledger in ${dir} fails verification: run \`tollbooth ledger verify --dir ${dir}\` first`);
   const accounts = replay.accounts;
   const lastIds = replay.streamIds;
+  // Checkpoints hold grant ids only: the bodies a repair writes back are read from the whole
+  // history (archived files included where readable), as a stream.
   const grants = new Map<string, Map<string, string>>();
   const noteGrant = (entry: GrantEntry) => {
     const { seq, prev_hash, hash, instance, stream_id, ...body } = entry;
     let byId = grants.get(entry.org);
     if (!byId) grants.set(entry.org, (byId = new Map()));
-    byId.set(entry.grant_id, JSON.stringify(body));
+    // The first entry for an id is the one applied (a repeat in a consolidated ledger is not).
+    if (!byId.has(entry.grant_id)) byId.set(entry.grant_id, JSON.stringify(body));
   };
-  for (const grant of replay.grants.values()) noteGrant(grant);
+  if (repair) {
+    await walkHistory(dir, (entry) => {
+      if (entry.type === 'grant') noteGrant(entry);
+    });
+  }
 
   const client = store.client;
   const keys = store.keys;
@@ -104,7 +112,10 @@ export async function reconcile(store: RedisStateStore, dir: string, repair: boo
         multi.hset(keys.allowance(org), `${period}_w`, p.w, `${period}_r`, p.r);
       }
       multi.del(keys.grants(org));
-      for (const [id, body] of grants.get(org) ?? []) multi.hset(keys.grants(org), id, body);
+      // Every id stays known to the store, so none is granted twice; one whose entry is only in an
+      // archive not readable here keeps its id without its body.
+      const bodies = grants.get(org) ?? new Map<string, string>();
+      for (const id of want.grantIds) multi.hset(keys.grants(org), id, bodies.get(id) ?? JSON.stringify({ type: 'grant', org, grant_id: id }));
       await multi.exec();
     }
   }

@@ -16,17 +16,11 @@ import { Accounts, type Split } from './accounts.ts';
 import { walkChain, type ChainWalk, type Position } from './chain.ts';
 import { dirname } from 'node:path';
 import { checkCompactLine, seqAndHash } from './compact.ts';
-import { canonicalJson, checkLine, CHECKPOINT_LINE_PREFIX, GENESIS_HASH, type ChargeEntry, type CheckpointEntry, type CheckpointState, type GrantEntry, type LedgerEntry, type OrgState } from './entry.ts';
+import { canonicalJson, checkLine, CHECKPOINT_LINE_PREFIX, GENESIS_HASH, type ChargeEntry, type CheckpointEntry, type CheckpointState, type LedgerEntry, type OrgState } from './entry.ts';
 import { archivedBefore, listSegments, scanLines, type Segment } from './segments.ts';
-
-export function grantKey(org: string, grantId: string): string {
-  return `${org}\0${grantId}`;
-}
 
 export class Replay {
   readonly accounts: Accounts;
-  /** Grant entries by (org, grant id), in chain order. */
-  readonly grants = new Map<string, GrantEntry>();
   /** Per org, the last shared-stream entry collected (a consolidated ledger). */
   readonly streamIds = new Map<string, string>();
   readonly unsettled: ChargeEntry[] = [];
@@ -38,8 +32,7 @@ export class Replay {
   apply(entry: LedgerEntry): void {
     if (entry.type === 'checkpoint' || entry.type === 'repair') return;
     this.accounts.apply(entry);
-    if (entry.type === 'grant') this.grants.set(grantKey(entry.org, entry.grant_id), entry);
-    else if (entry.unsettled) this.unsettled.push(entry);
+    if (entry.type === 'charge' && entry.unsettled) this.unsettled.push(entry);
     if (entry.stream_id !== undefined) this.streamIds.set(entry.org, entry.stream_id);
   }
 
@@ -50,20 +43,26 @@ export class Replay {
     if (entry.stream_id !== undefined) this.streamIds.set(entry.org, entry.stream_id);
   }
 
-  /** What a checkpoint records: enough to resume exactly where this replay is. */
+  /** What a checkpoint records: enough to resume exactly where this replay is (grant ids, not grant bodies). */
   state(): CheckpointState {
     const orgs: Record<string, OrgState> = {};
     for (const org of this.accounts.orgs()) {
       const a = this.accounts.snapshot(org);
       const allowance: Record<string, string> = {};
       for (const [period, used] of a.allowanceUsed) allowance[period] = formatCredits(used);
-      orgs[org] = { granted: formatCredits(a.granted), wallet: formatCredits(a.wallet), charged: formatCredits(a.charged), allowance_used: allowance, grants: [] };
+      orgs[org] = {
+        granted: formatCredits(a.granted),
+        wallet: formatCredits(a.wallet),
+        charged: formatCredits(a.charged),
+        allowance_used: allowance,
+        grant_ids: [...a.grantIds].sort(),
+      };
     }
-    for (const grant of this.grants.values()) orgs[grant.org]!.grants.push(grant);
     return { orgs, stream_ids: Object.fromEntries(this.streamIds), unsettled: [...this.unsettled] };
   }
 
-  static fromState(state: CheckpointState): Replay {
+  static fromState(recorded: CheckpointState): Replay {
+    const state = currentState(recorded);
     const replay = new Replay();
     for (const [org, o] of Object.entries(state.orgs)) {
       replay.accounts.restore(org, {
@@ -71,14 +70,26 @@ export class Replay {
         wallet: parseCredits(o.wallet),
         charged: parseCredits(o.charged),
         allowanceUsed: new Map(Object.entries(o.allowance_used).map(([period, used]) => [period, parseCredits(used)])),
-        grantIds: new Set(o.grants.map((g) => g.grant_id)),
+        grantIds: new Set(o.grant_ids),
       });
-      for (const g of o.grants) replay.grants.set(grantKey(org, g.grant_id), g);
     }
     for (const [org, id] of Object.entries(state.stream_ids)) replay.streamIds.set(org, id);
     replay.unsettled.push(...state.unsettled);
     return replay;
   }
+}
+
+/** A checkpoint's state as this version writes it: one written with whole grant entries reads as their ids. */
+export function currentState(recorded: CheckpointState): CheckpointState & { orgs: Record<string, OrgState> } {
+  const orgs: Record<string, OrgState> = {};
+  for (const [org, o] of Object.entries(recorded.orgs)) {
+    if ('grant_ids' in o) orgs[org] = o;
+    else {
+      const { grants, ...rest } = o;
+      orgs[org] = { ...rest, grant_ids: [...new Set(grants.map((g) => g.grant_id))].sort() };
+    }
+  }
+  return { ...recorded, orgs };
 }
 
 export interface FoundCheckpoint {
@@ -116,7 +127,7 @@ export function findLastCheckpoint(segments: Segment[]): FoundCheckpoint | null 
 }
 
 /** The hash the first entry of `segments[i]` links to: the previous file's last line, the archive's record, or genesis. */
-function hashBefore(segments: Segment[], i: number): string | null {
+export function hashBefore(segments: Segment[], i: number): string | null {
   const segment = segments[i]!;
   if (i > 0) {
     const last = lastLine(segments[i - 1]!.path);
@@ -136,7 +147,7 @@ function lastLine(path: string): string | null {
   return f === null ? null : readBytes(path, f.offset, f.length).toString('utf8');
 }
 
-function readBytes(path: string, offset: number, length: number): Buffer {
+export function readBytes(path: string, offset: number, length: number): Buffer {
   const fd = openSync(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(length);

@@ -64,13 +64,21 @@ export interface OrgState {
   charged: string;
   /** Period key → allowance spent in it. */
   allowance_used: Record<string, string>;
-  /** The org's grant entries, whole (reconcile writes their bodies back to the shared store). */
+  /** The grant ids applied to the org, sorted (a repeated id is not applied again). */
+  grant_ids: string[];
+}
+
+/**
+ * An org's state in a checkpoint written before checkpoints held grant ids only: the grant entries
+ * whole (read as their ids). Bodies are read from the chain itself when needed (grants.ts).
+ */
+export interface OrgStateWithGrants extends Omit<OrgState, 'grant_ids'> {
   grants: GrantEntry[];
 }
 
 /** What a replay of every entry before a checkpoint builds; replay resumes from it. */
 export interface CheckpointState {
-  orgs: Record<string, OrgState>;
+  orgs: Record<string, OrgState | OrgStateWithGrants>;
   /** In a consolidated ledger: per org, the last shared-stream entry collected. */
   stream_ids: Record<string, string>;
   /** Charges written while the shared store was unreachable (settled again at start). */

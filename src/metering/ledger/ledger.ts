@@ -18,7 +18,8 @@ import { formatCredits, parseCredits } from '../credits.ts';
 import type { UsageRecord, UsageRecorder } from '../record.ts';
 import { Accounts, type Allowance, type OrgBalance, type Split } from './accounts.ts';
 import { describeProblem, type ChainProblem } from './chain.ts';
-import { loadLedger, Replay, grantKey } from './checkpoint.ts';
+import { loadLedger, Replay } from './checkpoint.ts';
+import { findGrant, RecentGrants } from './grants.ts';
 import type { ChargeEntry, GrantEntry, RepairEntry } from './entry.ts';
 
 /** What a charge entry carries besides the record and its split (shared state, review flags). */
@@ -100,7 +101,8 @@ export class Ledger implements UsageRecorder {
   readonly #allowanceOf: (org: string) => Allowance | null;
   /** What a replay of the chain so far builds (what a checkpoint records), kept as entries are appended. */
   readonly #replay: Replay;
-  readonly #grants: Map<string, GrantEntry>;
+  /** Grant entries this process appended (a retried request answers with the recorded entry); older ones are read from the files. */
+  readonly #recentGrants = new RecentGrants();
   readonly #log: Logger | undefined;
   readonly #lock: DirLock;
   readonly #checkpointEvery: number;
@@ -122,7 +124,6 @@ export class Ledger implements UsageRecorder {
     this.#writer = writer;
     this.#replay = replay;
     this.accounts = replay.accounts.clone();
-    this.#grants = replay.grants;
     this.unsettled = [...replay.unsettled];
     this.lastStreamIds = replay.streamIds;
     this.torn = torn;
@@ -226,18 +227,32 @@ export class Ledger implements UsageRecorder {
     return appended;
   }
 
-  /** Adds credits to a wallet once per (org, grant id); a repeat returns the entry already recorded. */
-  grant(request: GrantRequest): { entry: GrantEntry; created: boolean; acked: Promise<void> } {
-    const existing = this.#grants.get(grantKey(request.org, request.grantId));
-    if (existing) return { entry: existing, created: false, acked: this.flush() };
-    const appended = this.#append(grantBody(request));
-    return { entry: appended.entry as GrantEntry, created: true, acked: appended.acked };
+  /**
+   * Adds credits to a wallet once per (org, grant id); a repeat resolves to the entry already
+   * recorded (read back from the files when this process did not append it). A new grant is
+   * appended before this returns.
+   */
+  async grant(request: GrantRequest): Promise<{ entry: GrantEntry; created: boolean; acked: Promise<void> }> {
+    if (!this.accounts.hasGrant(request.org, request.grantId)) {
+      const appended = this.#append(grantBody(request));
+      this.#recentGrants.add(appended.entry as GrantEntry);
+      return { entry: appended.entry as GrantEntry, created: true, acked: appended.acked };
+    }
+    const acked = this.flush();
+    let existing: GrantEntry | null = this.#recentGrants.get(request.org, request.grantId) ?? null;
+    if (existing === null) {
+      await acked;
+      existing = await findGrant(this.dir, request.org, request.grantId);
+    }
+    if (existing === null) throw new Error(`grant ${request.grantId} of ${request.org} is in the balances but no ledger file here holds its entry (archived out of reach?)`);
+    return { entry: existing, created: false, acked };
   }
 
   /** Records a grant that the shared state store has already booked (its balances are the store's). */
   recordGrant(body: Omit<GrantEntry, 'seq' | 'prev_hash' | 'hash'>): Appended {
     const appended = this.#writer.append(body);
     this.#replay.apply(appended.entry);
+    this.#recentGrants.add(appended.entry as GrantEntry);
     this.#appended();
     return appended;
   }
@@ -247,7 +262,7 @@ export class Ledger implements UsageRecorder {
     for (const org of orgs) {
       for (const g of org.wallet.grants) {
         if (this.accounts.hasGrant(org.id, g.id)) continue;
-        this.grant({ org: org.id, pico: parseCredits(String(g.credits)), kind: 'grant', grantId: g.id, source: 'config', by: null, note: g.note });
+        void this.grant({ org: org.id, pico: parseCredits(String(g.credits)), kind: 'grant', grantId: g.id, source: 'config', by: null, note: g.note });
         this.#log?.info({ org: org.id, grant_id: g.id, credits: String(g.credits) }, 'ledger: config grant recorded');
       }
     }

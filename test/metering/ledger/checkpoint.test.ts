@@ -66,9 +66,13 @@ function rewrite(edit: (bodies: Record<string, unknown>[]) => Record<string, unk
     return body as Record<string, unknown>;
   });
   let prev = GENESIS_HASH;
+  // Checkpoints embed the unsettled charges whole: re-chained, they embed the new hashes.
+  const unsettled: unknown[] = [];
   const text = edit(bodies)
     .map((body, i) => {
-      const { entry, line } = sealEntry(body as unknown as EntryBody, i + 1, prev);
+      const rechained = body.type === 'checkpoint' ? { ...body, checkpoint: { ...(body.checkpoint as object), unsettled: [...unsettled] } } : body;
+      const { entry, line } = sealEntry(rechained as unknown as EntryBody, i + 1, prev);
+      if (entry.type === 'charge' && entry.unsettled) unsettled.push(entry);
       prev = entry.hash;
       return line;
     })
@@ -77,9 +81,9 @@ function rewrite(edit: (bodies: Record<string, unknown>[]) => Record<string, unk
   writeFileSync(join(dir, 'ledger-000001.jsonl'), text);
 }
 
-function verify(): { code: number; out: string } {
+async function verify(): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = runLedgerCommand(['verify', '--dir', dir], '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (out += s) }) as number;
+  const code = await runLedgerCommand(['verify', '--dir', dir], '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (out += s) });
   return { code, out };
 }
 
@@ -95,7 +99,9 @@ async function assertOpensAsFullReplay(): Promise<void> {
     }
     assert.deepEqual(ledger.unsettled, replay.unsettled, 'the unsettled charges');
     assert.deepEqual(ledger.lastStreamIds, replay.streamIds, 'the last stream id per org');
-    assert.equal(ledger.grant({ org: 'acme', pico: 1n, kind: 'grant', grantId: 'welcome', source: 'config', by: null, note: '' }).created, false, 'a grant id already recorded stays recorded');
+    const repeat = await ledger.grant({ org: 'acme', pico: 1n, kind: 'grant', grantId: 'welcome', source: 'config', by: null, note: '' });
+    assert.equal(repeat.created, false, 'a grant id already recorded stays recorded');
+    assert.equal(repeat.entry.credits, '50', 'a repeat answers with the entry as recorded, read back from the file');
   } finally {
     await ledger.close();
   }
@@ -110,11 +116,11 @@ describe('ledger checkpoints', () => {
     assert.ok(loaded.checkpoint, 'a checkpoint was found');
     assert.ok(loaded.walk.entries <= 8, `only the tail is replayed (${loaded.walk.entries} of ${entries} entries)`);
     assert.equal(canonicalJson(loaded.replay.state()), canonicalJson(replay.state()));
-    assert.ok(replay.unsettled.length > 0 && replay.streamIds.size > 0 && replay.grants.size > 2, 'the history has every kind of state');
+    assert.ok(replay.unsettled.length > 0 && replay.streamIds.size > 0 && replay.accounts.snapshot('acme').grantIds.size > 2, 'the history has every kind of state');
     // Every checkpoint in the chain equals the replay up to it.
     const checkpoints = allLines().filter((l) => l.startsWith('{"checkpoint":')).length;
     assert.ok(checkpoints >= 5, `${checkpoints} checkpoints`);
-    const { code, out } = verify();
+    const { code, out } = await verify();
     assert.equal(code, 0, out);
     assert.match(out, new RegExp(`chain intact, ${checkpoints} checkpoint\\(s\\) equal to the replay`));
     await assertOpensAsFullReplay();
@@ -135,7 +141,7 @@ describe('ledger checkpoints', () => {
     assert.ok(loaded.walk.torn, 'the torn line is reported');
     await assertOpensAsFullReplay();
     assert.ok(readdirSync(join(dir, 'quarantine')).length === 1, 'the torn checkpoint is set aside');
-    assert.equal(verify().code, 0);
+    assert.equal((await verify()).code, 0);
   });
 
   test('`ledger verify` reports a checkpoint that disagrees with the replay, at its position', async () => {
@@ -151,7 +157,7 @@ describe('ledger checkpoints', () => {
         return { ...b, checkpoint: state };
       }),
     );
-    const { code, out } = verify();
+    const { code, out } = await verify();
     assert.equal(code, 1, out);
     assert.match(out, new RegExp(`^ledger-000001\\.jsonl:${forged}: checkpoint seq ${forged} does not equal the replay of the entries before it: orgs\\.acme\\.wallet: "[0-9.]+" in the replay, "1000000" in the checkpoint$`, 'm'));
     assert.match(out, /FAILED: 1 problem/);
@@ -162,10 +168,56 @@ describe('ledger checkpoints', () => {
     rewrite((bodies) => bodies.filter((b) => b.type !== 'checkpoint'));
     assert.equal(allLines().filter((l) => l.startsWith('{"checkpoint":')).length, 0, 'no checkpoint: the old format');
     assert.equal(loadLedger(dir).checkpoint, null);
-    assert.equal(verify().code, 0);
+    assert.equal((await verify()).code, 0);
     await assertOpensAsFullReplay();
     assert.ok(loadLedger(dir).checkpoint, 'the next start begins from a checkpoint');
-    assert.equal(verify().code, 0);
+    assert.equal((await verify()).code, 0);
+  });
+
+  test('checkpoints hold grant ids, not grant entries; a checkpoint written with whole grant entries still opens and verifies', async () => {
+    await writeHistory({ checkpointEvery: 9 });
+    const checkpointLines = allLines().filter((l) => l.startsWith('{"checkpoint":'));
+    assert.ok(checkpointLines.length > 3);
+    for (const line of checkpointLines) {
+      for (const org of Object.values(JSON.parse(line).checkpoint.orgs) as Record<string, unknown>[]) {
+        assert.ok(Array.isArray(org.grant_ids) && !('grants' in org), 'ids only');
+      }
+    }
+    // The form before: every org's grant entries, whole.
+    rewrite((bodies) =>
+      bodies.map((b) => {
+        if (b.type !== 'checkpoint') return b;
+        const state = structuredClone(b.checkpoint) as { orgs: Record<string, Record<string, unknown>> };
+        for (const [org, o] of Object.entries(state.orgs)) {
+          const ids = o.grant_ids as string[];
+          delete o.grant_ids;
+          o.grants = ids.map((id) => bodies.find((g) => g.type === 'grant' && g.org === org && g.grant_id === id));
+        }
+        return { ...b, checkpoint: state };
+      }),
+    );
+    assert.ok(allLines().some((l) => l.startsWith('{"checkpoint":') && l.includes('"grants":[{')), 'old-form checkpoints');
+    const { code, out } = await verify();
+    assert.equal(code, 0, out);
+    assert.ok(loadLedger(dir).checkpoint, 'start-up begins from an old-form checkpoint');
+    await assertOpensAsFullReplay();
+    assert.equal((await verify()).code, 0, 'and the new-form checkpoint written at close verifies after the old ones');
+  });
+
+  test('a retried top-up after a restart answers with the recorded entry, read from the file', async () => {
+    await writeHistory({ checkpointEvery: 9 });
+    const ledger = await Ledger.open({ dir, allowanceOf });
+    try {
+      const repeat = await ledger.grant({ org: 'acme', pico: PICO_PER_CREDIT, kind: 'top_up', grantId: 'top-25', source: 'admin', by: 'owner', note: '' });
+      assert.equal(repeat.created, false);
+      assert.deepEqual([repeat.entry.credits, repeat.entry.note, repeat.entry.seq > 0], ['25', '#25', true]);
+      const fresh = await ledger.grant({ org: 'acme', pico: PICO_PER_CREDIT, kind: 'top_up', grantId: 'top-new', source: 'admin', by: 'owner', note: '' });
+      assert.equal(fresh.created, true);
+      const again = await ledger.grant({ org: 'acme', pico: PICO_PER_CREDIT, kind: 'top_up', grantId: 'top-new', source: 'admin', by: 'owner', note: '' });
+      assert.deepEqual(again.entry, fresh.entry, 'a repeat of a grant this process made, before it is even written');
+    } finally {
+      await ledger.close();
+    }
   });
 
   test('checkpoints come every N entries, off the append itself', async () => {

@@ -29,9 +29,9 @@ function charge(n: number, overrides: Partial<ChargeEntry> = {}): Omit<ChargeEnt
   return { type: 'charge', ...usageRecord(n), request_id: '0b5e9d6c-2f0c-4c55-9a43-3f1c7a2d9e11', period: null, from_allowance: '0', from_wallet: '1.000001', ...overrides };
 }
 
-function verify(): { code: number; out: string } {
+async function verify(): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = runLedgerCommand(['verify', '--dir', dir], '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (out += s) }) as number;
+  const code = await runLedgerCommand(['verify', '--dir', dir], '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (out += s) });
   return { code, out };
 }
 
@@ -84,7 +84,7 @@ describe('compact ledger lines', () => {
     assert.ok(files.slice(1).every((f) => f.endsWith('.v2.jsonl')) && files.length > 2, files.join(', '));
     assert.deepEqual(readFileSync(join(dir, 'ledger-000001.jsonl')), v1, 'the old file is untouched');
 
-    const { code, out } = verify();
+    const { code, out } = await verify();
     assert.equal(code, 0, out);
     const full = new Replay();
     const walk = walkChain(dir, (e) => full.apply(e));
@@ -96,16 +96,16 @@ describe('compact ledger lines', () => {
     ledger = await Ledger.open({ dir });
     await ledger.charge(usageRecord(40)).acked;
     await ledger.close();
-    assert.equal(verify().code, 0, 'reopened without a format: goes on in the newest file\'s');
+    assert.equal((await verify()).code, 0, 'reopened without a format: goes on in the newest file\'s');
 
     const target = join(dir, files[1]!);
     const lines = readFileSync(target, 'utf8').split('\n').filter(Boolean);
     writeFileSync(target, lines.map((l, i) => (i === 2 ? l.replace(/"pt":\d+/, '"pt":1') : l)).map((l) => `${l}\n`).join(''));
-    const edited = verify();
+    const edited = await verify();
     assert.equal(edited.code, 1);
     assert.match(edited.out, new RegExp(`^${files[1]!.replace(/\./g, '\\.')}:3: hash does not match the entry`, 'm'));
     writeFileSync(target, lines.filter((_, i) => i !== 2).map((l) => `${l}\n`).join(''));
-    const deleted = verify();
+    const deleted = await verify();
     assert.equal(deleted.code, 1);
     assert.match(deleted.out, new RegExp(`^${files[1]!.replace(/\./g, '\\.')}:3: .*1 entry is missing`, 'm'));
   });

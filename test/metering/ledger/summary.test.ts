@@ -25,17 +25,16 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[]): { code: number; out: string; err: string } {
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  // verify and summary answer synchronously.
-  const code = runLedgerCommand(args, '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (err += s) }) as number;
+  const code = await runLedgerCommand(args, '/nonexistent.yaml', { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
 describe('ledger summary', () => {
-  test('--by org --json: exact totals and wallets (allowance first, then wallet)', () => {
-    const { code, out } = run(['summary', '--dir', dir, '--by', 'org', '--json']);
+  test('--by org --json: exact totals and wallets (allowance first, then wallet)', async () => {
+    const { code, out } = await run(['summary', '--dir', dir, '--by', 'org', '--json']);
     assert.equal(code, 0);
     const s = JSON.parse(out);
     assert.equal(s.entries, 6, 'a grant, 4 charges and the checkpoint written at close');
@@ -50,13 +49,13 @@ describe('ledger summary', () => {
     ]);
   });
 
-  test('--by day and --by provider, as a table', () => {
-    const byDay = run(['summary', '--dir', dir, '--by', 'day']);
+  test('--by day and --by provider, as a table', async () => {
+    const byDay = await run(['summary', '--dir', dir, '--by', 'day']);
     assert.equal(byDay.code, 0);
     assert.match(byDay.out, /^2026-05-14\s+2\s+0\s+23\s+43\s+0\.3$/m);
     assert.match(byDay.out, /^2026-05-15\s+2\s+1\s+21\s+33\s+1\.000000000001$/m);
     assert.match(byDay.out, /^total credits charged: 1\.300000000001$/m);
-    const byProvider = run(['summary', '--dir', dir, '--by', 'provider', '--json']);
+    const byProvider = await run(['summary', '--dir', dir, '--by', 'provider', '--json']);
     assert.deepEqual(
       JSON.parse(byProvider.out).groups.map((g: { key: string; credits: string }) => [g.key, g.credits]),
       [
@@ -66,8 +65,8 @@ describe('ledger summary', () => {
     );
   });
 
-  test('an unknown --by is a usage error', () => {
-    const { code, err } = run(['summary', '--dir', dir, '--by', 'week']);
+  test('an unknown --by is a usage error', async () => {
+    const { code, err } = await run(['summary', '--dir', dir, '--by', 'week']);
     assert.equal(code, 2);
     assert.match(err, /--by must be org, model, provider or day/);
   });
