@@ -1,7 +1,8 @@
 /**
  * What a request may cost before it is sent.
  *
- * Credits are reserved for the worst case, priced with the same formula as the charge:
+ * Credits are reserved for the worst case, priced with the catalog's rates in force at the start
+ * (pricing/worst-case.ts: the dearest class, service tier and reachable context tier):
  *   input  ≤ the request's size in bytes: a byte-level BPE token covers at least one byte of text,
  *            and the JSON around each message outweighs the chat template's per-message tokens;
  *   output ≤ the caller's max_tokens (any provider's spelling), else the model's max_output_tokens,
@@ -10,8 +11,7 @@
  * plus the caller's max_tokens) and is settled to the reported usage afterwards.
  */
 import type { ModelRecord, Operation } from '../catalog/types.ts';
-import { charge } from '../metering/credits.ts';
-import type { Usage } from '../metering/usage.ts';
+import { worstCasePico } from '../metering/pricing/worst-case.ts';
 
 /** Where each API spells the output cap, in the order looked at. */
 const MAX_TOKEN_FIELDS: readonly (readonly string[])[] = [
@@ -37,25 +37,33 @@ export interface CostInput {
   /** Size of the request body (or upload) in bytes. */
   inputBytes: number;
   maxTokens: number | null;
+  /** The request body, for the units it asks for (images: `n`). */
+  body?: unknown;
+  /** When the request starts (epoch ms): the price in force then applies. */
+  at?: number;
 }
 
-export function worstCaseUsage({ model, operation, inputBytes, maxTokens }: CostInput): Usage {
+/** Upper bounds on the tokens a request can use: input by its bytes, output by its cap. */
+export function worstCaseTokens({ model, operation, inputBytes, maxTokens }: CostInput): { input: number; output: number } {
   const window = model && model.context_window > 0 ? model.context_window : Infinity;
-  const prompt = Math.min(inputBytes, window);
+  const input = Math.min(inputBytes, window);
   const output = maxTokens ?? model?.max_output_tokens ?? (window === Infinity ? 0 : window);
-  const completion = operation === 'embeddings' ? 0 : Math.min(output, window);
-  return { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: 0, reasoning_tokens: 0, source: 'estimated' };
+  return { input, output: operation === 'embeddings' ? 0 : Math.min(output, window) };
+}
+
+/** Non-token units a request asks for, by unit name (priced at the dearest variant of the unit). */
+export function requestedUnits(operation: Operation, body: unknown): Record<string, number> {
+  if (operation !== 'images') return {};
+  const n = typeof body === 'object' && body !== null ? (body as { n?: unknown }).n : undefined;
+  return { image: typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 1 };
 }
 
 /** The most the request can be charged, in pico-credits, over the deployments that may serve it. */
 export function worstCaseCharge(input: CostInput, billings: readonly ('managed' | 'byok')[]): bigint {
-  const usage = worstCaseUsage(input);
-  let worst = 0n;
-  for (const billing of new Set(billings)) {
-    const { pico } = charge({ usage, model: input.model, billing, operation: input.operation, served: true });
-    if (pico > worst) worst = pico;
-  }
-  return worst;
+  if (!billings.includes('managed')) return 0n;
+  const { input: inputTokens, output: outputTokens } = worstCaseTokens(input);
+  const units = requestedUnits(input.operation, input.body);
+  return worstCasePico({ model: input.model, at: input.at ?? Date.now(), inputTokens, outputTokens, units });
 }
 
 /** Tokens the TPM limiter counts up front. */

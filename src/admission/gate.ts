@@ -83,7 +83,10 @@ export class AdmissionGate {
     const maxTokens = requestedMaxTokens(req.body);
     const tokens = likelyTokens(req.inputBytes, maxTokens);
     const draws = rateDraws(plan, req.caller, tokens);
-    const hold = worstCaseCharge({ model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens }, targets.map((t) => t.credential.billing));
+    const hold = worstCaseCharge(
+      { model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens, body: req.body, at: this.#now() },
+      targets.map((t) => t.credential.billing),
+    );
     const holdId = hold > 0n ? randomUUID() : null;
     const now = this.#now();
     let local: MemoryBuckets | null = null;

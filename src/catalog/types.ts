@@ -68,9 +68,55 @@ export interface ProviderRecord {
   docs_url: string | null;
 }
 
+/**
+ * Rates of the finer token classes, USD per 1M tokens. A class without a rate is billed at the
+ * set's input rate (input classes) or output rate (reasoning, audio/image output): with only the
+ * two seed prices, credits are the seed's formula.
+ */
+export interface ClassRates {
+  cache_read_usd_per_1m?: number;
+  cache_write_5m_usd_per_1m?: number;
+  cache_write_1h_usd_per_1m?: number;
+  reasoning_usd_per_1m?: number;
+  audio_input_usd_per_1m?: number;
+  audio_output_usd_per_1m?: number;
+  image_input_usd_per_1m?: number;
+  image_output_usd_per_1m?: number;
+}
+
+/** Prices for a whole request whose input (cache included) is strictly above `above_input_tokens`. */
+export interface ContextTierPrices extends ClassRates {
+  above_input_tokens: number;
+  input_usd_per_1m: number;
+  output_usd_per_1m: number;
+}
+
+/** The rates of one service tier (as the provider reports it served: `flex`, `priority`, `batch`, …). */
+export interface ServiceTierPrices extends ClassRates {
+  input_usd_per_1m: number;
+  output_usd_per_1m: number;
+  context_tiers?: ContextTierPrices[];
+}
+
+/** One complete price set: what a model costs over a span of time. */
+export interface PriceSet extends ClassRates {
+  input_usd_per_1m: number | null;
+  output_usd_per_1m: number | null;
+  context_tiers?: ContextTierPrices[];
+  service_tiers?: Record<string, ServiceTierPrices>;
+  /** USD per non-token unit: `image` / `image:<size>:<quality>`, `audio_second`, `character`, `search`, `web_search_call`. */
+  unit_prices?: Record<string, number>;
+}
+
+/** A complete price set in force from `effective_from` (UTC date or date-time) on; nothing inherited. */
+export interface PriceChange extends PriceSet {
+  effective_from: string;
+}
+
 export type ModelStatus = 'active' | 'preview' | 'deprecated' | 'maintenance' | 'retired';
 
-export interface ModelRecord {
+/** A catalog model. Its own price fields are the set in force until the first of `price_changes`. */
+export interface ModelRecord extends PriceSet {
   model_id: string;
   name: string;
   vendor: string;
@@ -88,8 +134,7 @@ export interface ModelRecord {
   structured_output: boolean;
   embedding: boolean;
   embedding_dimension: number | null;
-  input_usd_per_1m: number | null;
-  output_usd_per_1m: number | null;
+  price_changes?: PriceChange[];
   status: ModelStatus;
   replacement_id: string | null;
   /** RFC 9745 `Deprecation` and RFC 8594 `Sunset` dates (ISO 8601), where the vendor announced them. */

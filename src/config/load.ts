@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.ts';
 import { findBrokenChains } from '../catalog/deprecation.ts';
+import { compilePrices } from '../metering/pricing/compile.ts';
 import type { ModelRecord, ProviderRecord } from '../catalog/types.ts';
 import { crossCheck } from './cross-check.ts';
 import { ConfigError, type ConfigProblem } from './problems.ts';
@@ -142,12 +143,7 @@ function catalogProblems(providers: ProviderRecord[], models: ModelRecord[], cat
     if (m.embedding && m.embedding_dimension === null) {
       problems.push(at(`model:${m.model_id}`, '/embedding_dimension', 'an embedding model needs its embedding_dimension'));
     }
-    for (const field of ['input_usd_per_1m', 'output_usd_per_1m'] as const) {
-      const price = m[field];
-      if (price !== null && Math.abs(price * 1e6 - Math.round(price * 1e6)) > 1e-6) {
-        problems.push(at(`model:${m.model_id}`, `/${field}`, 'prices have at most 6 decimals (micro-USD per 1M tokens)'));
-      }
-    }
+    for (const problem of compilePrices(m).problems) problems.push(at(`model:${m.model_id}`, '', `prices: ${problem}`));
   }
   return problems;
 }

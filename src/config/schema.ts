@@ -10,6 +10,49 @@ const usdPer1M = {
   errorMessage: 'must be a price in USD per 1M tokens (a number ≥ 0, at most 6 decimals) or null when unpriced',
 } as const;
 
+const rate = { ...usdPer1M, type: 'number' } as const;
+const classRates = {
+  cache_read_usd_per_1m: rate,
+  cache_write_5m_usd_per_1m: rate,
+  cache_write_1h_usd_per_1m: rate,
+  reasoning_usd_per_1m: rate,
+  audio_input_usd_per_1m: rate,
+  audio_output_usd_per_1m: rate,
+  image_input_usd_per_1m: rate,
+  image_output_usd_per_1m: rate,
+} as const;
+const contextTiers = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['above_input_tokens', 'input_usd_per_1m', 'output_usd_per_1m'],
+    properties: { above_input_tokens: { type: 'integer', minimum: 0 }, input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates },
+  },
+} as const;
+const serviceTiers = {
+  type: 'object',
+  propertyNames: { pattern: '^[a-z0-9_-]+$' },
+  additionalProperties: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['input_usd_per_1m', 'output_usd_per_1m'],
+    properties: { input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates, context_tiers: contextTiers },
+  },
+  errorMessage: 'maps a service tier name, as the provider reports it served (e.g. flex, priority, batch), to its prices',
+} as const;
+const unitPrices = {
+  type: 'object',
+  propertyNames: {
+    pattern: '^(image(:[a-z0-9x_-]+)*|audio_second|character|search|web_search_call)$',
+  },
+  additionalProperties: { type: 'number', minimum: 0 },
+  errorMessage:
+    'maps a unit (image, image:<size>:<quality>, audio_second, character, search, web_search_call) to its price in USD per unit (at most 12 decimals)',
+} as const;
+/** Everything a price set holds besides the two seed prices. */
+const priceSetProperties = { ...classRates, context_tiers: contextTiers, service_tiers: serviceTiers, unit_prices: unitPrices } as const;
+
 export const secretRefSchema = {
   type: 'object',
   oneOf: [
@@ -58,6 +101,25 @@ export const modelSchema = {
     embedding_dimension: { type: ['integer', 'null'], minimum: 1, default: null },
     input_usd_per_1m: usdPer1M,
     output_usd_per_1m: usdPer1M,
+    ...priceSetProperties,
+    price_changes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['effective_from', 'input_usd_per_1m', 'output_usd_per_1m'],
+        properties: {
+          effective_from: {
+            type: 'string',
+            pattern: '^\\d{4}-\\d{2}-\\d{2}(T.+)?$',
+            errorMessage: 'must be a UTC date YYYY-MM-DD or an ISO 8601 date-time (quote it in YAML)',
+          },
+          input_usd_per_1m: usdPer1M,
+          output_usd_per_1m: usdPer1M,
+          ...priceSetProperties,
+        },
+      },
+    },
     status: { enum: ['active', 'preview', 'deprecated', 'maintenance', 'retired'] },
     replacement_id: { anyOf: [id, { type: 'null' }], default: null },
     deprecation_date: { type: ['string', 'null'], format: 'date', default: null },

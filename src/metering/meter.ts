@@ -8,7 +8,8 @@ import type { Admission } from '../admission/gate.ts';
 import { genaiLabels, type Metrics } from '../metrics/registry.ts';
 import type { Target } from '../routing/target.ts';
 import type { Logger } from '../util/log.ts';
-import { charge, formatCredits, PICO_PER_CREDIT } from './credits.ts';
+import { formatCredits, PICO_PER_CREDIT } from './credits.ts';
+import { charge } from './pricing/bill.ts';
 import type { ExchangeOutcome, UsageRecord, UsageRecorder } from './record.ts';
 import type { Usage } from './usage.ts';
 
@@ -55,7 +56,9 @@ export class Meter {
     // flowed included); handlers pass null usage for a failure before any token (usage.ts billedUsage).
     const served = usage !== null;
     const modelLabel = target.model?.model_id ?? 'unknown';
-    const result = charge({ usage, model: target.model, billing: target.credential.billing, operation: x.operation, served });
+    // The price in force when the request started applies (performance marks → wall clock).
+    const at = Date.now() - (performance.now() - x.startedAt);
+    const result = charge({ usage, model: target.model, billing: target.credential.billing, operation: x.operation, served, at });
     const record: UsageRecord = {
       ts: new Date().toISOString(),
       request_id: x.requestId,
@@ -79,6 +82,7 @@ export class Meter {
       usage_source: usage?.source ?? 'none',
       credits: formatCredits(result.pico),
       unpriced: result.unpriced,
+      ...(result.bill ? { bill: result.bill } : {}),
       attempts: x.attempts,
       duration_ms: round3(x.endedAt - x.startedAt),
       ttfb_ms: x.firstByteAt === null ? null : round3(x.firstByteAt - x.startedAt),

@@ -1,6 +1,7 @@
 /** One metered exchange: what the ledger's charge entry keeps per upstream call. */
 import type { Operation } from '../catalog/types.ts';
 import type { Draw } from '../admission/token-bucket.ts';
+import type { BillStamp } from './pricing/bill.ts';
 
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
 
@@ -30,6 +31,8 @@ export interface UsageRecord {
   /** Exact decimal credits (see metering/credits.ts). */
   credits: string;
   unpriced: boolean;
+  /** The bill by class, rate id and catalog version (managed charges with usage): re-derivable alone. */
+  bill?: BillStamp;
   attempts: number;
   duration_ms: number;
   ttfb_ms: number | null;

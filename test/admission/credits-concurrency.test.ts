@@ -28,9 +28,15 @@ describe('credit holds under concurrency', () => {
   before(async () => {
     upstream = await FakeUpstream.start();
     const model = loadTestCatalog().resolve(MODEL).model;
-    // The worst case, from the documented rule: input ≤ the body's bytes, output ≤ max_tokens, + RUN_CREDIT.
+    // The worst case, from the documented rule: input ≤ the body's bytes at the dearest input class,
+    // output ≤ max_tokens at the dearest output class, at the dearest service tier (the body is far
+    // below any context tier), + RUN_CREDIT.
     const bodyBytes = Buffer.byteLength(JSON.stringify(PARAMS));
-    hold = 1 + ((bodyBytes * model.input_usd_per_1m! + MAX_TOKENS * model.output_usd_per_1m!) / 1e6) * 1.05 * 1000;
+    const sets: any[] = [model, ...Object.values(model.service_tiers ?? {})];
+    const dearest = (set: any, fields: string[]) => Math.max(...fields.map((f) => set[f] ?? 0));
+    const inputFields = ['input_usd_per_1m', 'cache_read_usd_per_1m', 'cache_write_5m_usd_per_1m', 'cache_write_1h_usd_per_1m', 'audio_input_usd_per_1m', 'image_input_usd_per_1m'];
+    const outputFields = ['output_usd_per_1m', 'reasoning_usd_per_1m', 'audio_output_usd_per_1m', 'image_output_usd_per_1m'];
+    hold = 1 + Math.max(...sets.map((set) => (bodyBytes * dearest(set, inputFields) + MAX_TOKENS * dearest(set, outputFields)) / 1e6)) * 1.05 * 1000;
     // Ten holds fit, an eleventh does not (half a hold of slack either way).
     wallet = (hold * 10.5).toFixed(6);
     gw = await startTestGateway({

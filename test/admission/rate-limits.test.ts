@@ -103,7 +103,8 @@ describe('rate limits through the sidecar', () => {
 describe('rate limit arithmetic (admission gate, moved clock)', () => {
   const catalog = loadTestCatalog();
   const model = catalog.resolve('gpt-4.1-nano').model;
-  const target = { provider: catalog.provider('openai')!, model, credential: { billing: 'managed' } } as unknown as Target;
+  // BYOK: no credit hold, so only the rate limits decide.
+  const target = { provider: catalog.provider('openai')!, model, credential: { billing: 'byok' } } as unknown as Target;
   const caller: Caller = { keyId: 'k1', orgId: 'acme', role: 'member' };
 
   function gate(limits: Record<string, unknown>) {
@@ -113,7 +114,7 @@ describe('rate limit arithmetic (admission gate, moved clock)', () => {
     const request = (inputBytes: number, body: unknown = {}): AdmissionRequest => ({
       caller,
       config,
-      model: { ...model, input_usd_per_1m: null },
+      model,
       requestedModel: model.model_id,
       operation: 'chat',
       targets: [target],

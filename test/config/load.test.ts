@@ -108,7 +108,7 @@ describe('config validation', () => {
 
   test('prices with more than 6 decimals are refused (credits stay exact)', () => {
     const catalog = catalogWith(`models:\n${model('too-precise', 'status: active').replace('input_usd_per_1m: 1', 'input_usd_per_1m: 0.0000001')}`);
-    assert.match(problems(writeConfig('', catalog)).join('\n'), /input_usd_per_1m: prices have at most 6 decimals/);
+    assert.match(problems(writeConfig('', catalog)).join('\n'), /input_usd_per_1m: a price in USD per 1M tokens is a number ≥ 0 with at most 6 decimals/);
   });
 
   test('`tollbooth validate` exits 1 with readable problems, 0 on a good file', () => {

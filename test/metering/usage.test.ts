@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { charge } from '../../src/metering/credits.ts';
+import { charge } from '../../src/metering/pricing/bill.ts';
 import { reported, tokenCount } from '../../src/metering/usage.ts';
 import { loadTestCatalog } from '../support/catalog.ts';
 
@@ -30,7 +30,7 @@ test('a hostile usage object is charged exactly, without throwing', () => {
   const model = loadTestCatalog().resolve('gpt-4.1-nano').model;
   const usage = reported(10.5 as number, '20' as unknown as number, -1, Number.NaN);
   assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.reasoning_tokens], [11, 20, 0, 0]);
-  const result = charge({ usage, model, billing: 'managed', operation: 'chat', served: true });
+  const result = charge({ usage, model, billing: 'managed', operation: 'chat', served: true, at: Date.now() });
   assert.equal(typeof result.pico, 'bigint');
   assert.ok(result.pico > 10n ** 12n);
 });
