@@ -1,5 +1,6 @@
 /** Checks that need more than one place of the config: references between keys, orgs, credentials, routes. */
 import type { Catalog } from '../catalog/catalog.ts';
+import { identityMismatch } from '../credentials/identity/workload-identity.ts';
 import type { ConfigProblem } from './problems.ts';
 import { parseCredits } from '../metering/credits.ts';
 import type { CreditAmount, TollboothConfig } from './types.ts';
@@ -31,7 +32,9 @@ export function crossCheck(config: TollboothConfig, catalog: Catalog, source: Ya
       return;
     }
     const keyless = provider.auth_schemas.some((s) => s.type === 'none');
-    if (c.secret === null && !keyless) add(`/credentials/${i}`, `provider '${c.provider}' needs a secret: {env: NAME} or {file: /path}`);
+    const mismatch = c.identity === null ? null : identityMismatch(c.identity, provider);
+    if (mismatch !== null) add(`/credentials/${i}/identity`, mismatch);
+    if (c.secret === null && c.identity === null && !keyless) add(`/credentials/${i}`, `provider '${c.provider}' needs a secret: {env: NAME} or {file: /path}, or an identity`);
     if (c.base_url === null && provider.base_url === null) {
       add(`/credentials/${i}/base_url`, `provider '${c.provider}' has no public endpoint: the credential must set base_url`);
     }

@@ -65,6 +65,87 @@ export const secretRefSchema = {
     'must reference a secret as {env: VAR_NAME} or {file: /path/to/secret}; literal keys are not allowed in the YAML',
 } as const;
 
+const AWS_REGION = '^[a-z]{2,}(-[a-z0-9]+)+-\\d+$';
+const AWS_IDENTITY = 'aws_workload_identity';
+const AZURE_IDENTITY = 'azure_workload_identity';
+const identityKind = (kind: string) => ({ required: ['kind'], properties: { kind: { const: kind } } }) as const;
+
+/**
+ * A credential's workload identity (src/credentials/identity/): keys or tokens from the platform
+ * instead of a Secret. Typed object-or-null rather than anyOf, so that ajv fills the defaults.
+ */
+export const workloadIdentitySchema = {
+  type: ['object', 'null'],
+  default: null,
+  required: ['kind'],
+  properties: {
+    kind: {
+      enum: [AWS_IDENTITY, AZURE_IDENTITY],
+      errorMessage: `must be ${AWS_IDENTITY} (IRSA, EKS Pod Identity, instance role: the AWS default credential chain) or ${AZURE_IDENTITY} (Microsoft Entra workload identity or managed identity)`,
+    },
+  },
+  allOf: [
+    {
+      if: identityKind(AWS_IDENTITY),
+      then: {
+        additionalProperties: false,
+        properties: {
+          kind: {},
+          role_arn: {
+            type: ['string', 'null'],
+            pattern: '^arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+$',
+            default: null,
+            errorMessage: 'must be an IAM role ARN (arn:aws:iam::123456789012:role/name) to assume with the chain\'s keys, or null',
+          },
+          session_name: { type: ['string', 'null'], pattern: '^[\\w+=,.@-]{2,64}$', default: null, errorMessage: 'must be an STS role session name (2-64 of letters, digits, +=,.@_-) or null' },
+        },
+      },
+    },
+    {
+      if: identityKind(AZURE_IDENTITY),
+      then: {
+        additionalProperties: false,
+        properties: {
+          kind: {},
+          client_id: { type: ['string', 'null'], minLength: 1, default: null, errorMessage: 'must be the Entra application (client) id, or null to take AZURE_CLIENT_ID' },
+          tenant_id: { type: ['string', 'null'], minLength: 1, default: null, errorMessage: 'must be the Entra tenant id, or null to take AZURE_TENANT_ID' },
+          scope: { type: 'string', pattern: '^https://\\S+$', default: 'https://cognitiveservices.azure.com/.default', errorMessage: 'must be an https:// token scope (Azure OpenAI: https://cognitiveservices.azure.com/.default)' },
+          disable_instance_discovery: { type: 'boolean', default: false },
+        },
+      },
+    },
+  ],
+} as const;
+
+/** Rules between a credential's identity and its other fields. */
+const credentialIdentityRules = [
+  {
+    if: { required: ['identity'], properties: { identity: { type: 'object' } } },
+    then: {
+      properties: {
+        secret: {
+          type: 'null',
+          errorMessage: 'must be left out when identity is set: a workload identity credential takes its keys from the platform, not from a secret',
+        },
+      },
+    },
+  },
+  {
+    if: { required: ['identity'], properties: { identity: { type: 'object', ...identityKind(AWS_IDENTITY) } } },
+    then: {
+      required: ['region'],
+      properties: {
+        region: {
+          type: 'string',
+          pattern: AWS_REGION,
+          errorMessage: `must name the AWS region (e.g. us-east-1): with ${AWS_IDENTITY} no credential string carries one`,
+        },
+      },
+      errorMessage: { required: { region: `an ${AWS_IDENTITY} credential must set region (e.g. us-east-1)` } },
+    },
+  },
+] as const;
+
 export const modelSchema = {
   type: 'object',
   additionalProperties: false,
@@ -412,11 +493,13 @@ export const mainConfigSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['id', 'provider', 'billing'],
+        allOf: credentialIdentityRules,
         properties: {
           id,
           provider: id,
           billing: { enum: ['managed', 'byok'] },
           secret: { anyOf: [secretRefSchema, { type: 'null' }], default: null },
+          identity: workloadIdentitySchema,
           base_url: { type: ['string', 'null'], pattern: '^https?://', default: null },
           region: { type: ['string', 'null'], default: null },
           api_version: { type: ['string', 'null'], default: null },

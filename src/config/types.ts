@@ -73,8 +73,10 @@ export interface CredentialConfig {
   provider: string;
   /** managed: operator-provisioned, metered in credits; byok: the customer's own key, 0 credits. */
   billing: 'managed' | 'byok';
-  /** Absent only for providers whose auth schema is `none` (e.g. a keyless vLLM). */
+  /** Absent only for providers whose auth schema is `none` (e.g. a keyless vLLM), or with `identity`. */
   secret: SecretRef | null;
+  /** Keys from the platform's workload identity instead of a secret (never both). */
+  identity: WorkloadIdentityConfig | null;
   /** Overrides the provider's base URL (Azure resource, vLLM server, regional endpoint). */
   base_url: string | null;
   region: string | null;
@@ -82,6 +84,29 @@ export interface CredentialConfig {
   /** The credential used for the provider when a deployment names none. */
   default: boolean;
 }
+
+/** AWS: the SDK's default credential chain (IRSA, EKS Pod Identity, instance role), optionally then a role. */
+export interface AwsWorkloadIdentityConfig {
+  kind: 'aws_workload_identity';
+  /** A role to assume (sts:AssumeRole) with the chain's keys; null: sign with the chain's own keys. */
+  role_arn: string | null;
+  session_name: string | null;
+}
+
+/** Azure: Microsoft Entra ID tokens from workload identity (federated token file) or a managed identity. */
+export interface AzureWorkloadIdentityConfig {
+  kind: 'azure_workload_identity';
+  /** Overrides AZURE_CLIENT_ID (a user-assigned managed identity, or the workload identity's app). */
+  client_id: string | null;
+  /** Overrides AZURE_TENANT_ID. */
+  tenant_id: string | null;
+  /** The token's scope: Azure OpenAI's by default. */
+  scope: string;
+  /** Skips Entra's authority validation: only for private clouds (Azure Stack) and test doubles. */
+  disable_instance_discovery: boolean;
+}
+
+export type WorkloadIdentityConfig = AwsWorkloadIdentityConfig | AzureWorkloadIdentityConfig;
 
 export interface DeploymentConfig {
   provider: string;

@@ -4,6 +4,8 @@
  * (the API-key header and value; for SigV4 the parsed AWS string and, on first use, the signer) and
  * kept beside it: a rotation makes a new snapshot, so requests already under way finish with the old
  * key and new ones take the new one at once. SigV4 needs the final URL and body, so this runs last.
+ * A workload identity credential (identity/) keeps one identity across snapshots, whose current
+ * keys or token are taken per request.
  */
 import type { ProviderRecord } from '../catalog/types.ts';
 import type { Target } from '../routing/target.ts';
@@ -30,6 +32,7 @@ export function backendAuthFor(target: Target): BackendAuth {
 }
 
 function buildBackendAuth(credential: Credential, provider: ProviderRecord): BackendAuth {
+  if (credential.identity) return identityAuth(credential, provider);
   const secret = credential.secret;
   if (secret === null) return NONE;
   const schema = provider.auth_schemas.find((s) => s.type !== 'none');
@@ -49,6 +52,31 @@ function buildBackendAuth(credential: Credential, provider: ProviderRecord): Bac
     return { apply: async (req) => (await signer).sign(req) };
   }
   return NONE;
+}
+
+/**
+ * A workload identity credential: SigV4 with the identity's current AWS keys, or its current Entra
+ * token as `Authorization: Bearer` (Azure OpenAI accepts it in place of `api-key`). The keys are
+ * asked for on every request; the identity caches them and renews them before they expire.
+ */
+function identityAuth(credential: Credential, provider: ProviderRecord): BackendAuth {
+  const identity = credential.identity!;
+  if (identity.kind === 'aws_workload_identity') {
+    const schema = provider.auth_schemas.find((s) => s.type === 'aws_sigv4');
+    const service = schema?.type === 'aws_sigv4' ? schema.service : 'bedrock';
+    const signer = import('./aws/sigv4.ts').then(({ sigV4Signer }) => sigV4Signer(credential, service));
+    return { apply: async (req) => (await signer).sign(req) };
+  }
+  return {
+    async apply(req) {
+      const token = await identity.token();
+      for (const name of Object.keys(req.headers)) {
+        const lower = name.toLowerCase();
+        if (lower === 'authorization' || lower === 'api-key') delete req.headers[name];
+      }
+      req.headers.authorization = `Bearer ${token}`;
+    },
+  };
 }
 
 /**

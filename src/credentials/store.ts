@@ -5,6 +5,7 @@
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import type { CredentialConfig } from '../config/types.ts';
+import { buildIdentity, identityKey, type WorkloadIdentity } from './identity/workload-identity.ts';
 import type { Secret } from './secret.ts';
 import { sourceFor } from './sources.ts';
 
@@ -21,6 +22,11 @@ export interface Credential {
   readonly apiVersion: string | null;
   /** Where the secret comes from, for logs and the admin API (never the value). */
   readonly source: string;
+  /**
+   * Keys from the platform's workload identity (AWS chain, Entra ID) instead of `secret` (then null).
+   * Shared by every snapshot of the credential while its config is unchanged: it caches and renews them.
+   */
+  readonly identity?: WorkloadIdentity | null;
   /** The org that created it over the credential API (its own key: byok); absent or null for the operator's config credentials. */
   readonly org?: string | null;
   /** Config `default: true`, or the API's `is_default` (the org's credential for that provider). */
@@ -123,6 +129,12 @@ function fromConfig(c: CredentialConfig, catalog: Catalog, env: NodeJS.ProcessEn
     org: null,
     isDefault: c.default,
   };
+  if (c.identity !== null) {
+    // A reload keeps the identity (and the keys it holds) unless its configuration changed.
+    const reused = prior && !isOrgOwned(prior) && prior.identity?.configKey === identityKey(c) ? prior.identity : null;
+    const identity = reused ?? buildIdentity(c, env)!;
+    return { ...base, secret: null, unavailable: null, source: identity.description, identity };
+  }
   if (c.secret === null) {
     const keyless = catalog.provider(c.provider)?.auth_schemas.some((s) => s.type === 'none') ?? false;
     return { ...base, secret: null, unavailable: keyless ? null : 'no secret configured', source: 'none' };

@@ -4,7 +4,8 @@
  * /v1/models, Gemini /v1beta/models, Cohere POST /v1/check-api-key, xAI /v1/api-key, OpenRouter
  * /api/v1/key, Bedrock ListFoundationModels on the control-plane host), sent with the candidate key
  * exactly as a real request carries it (applyCredential: a header, or SigV4 when a signer is
- * registered). Nothing of the answer is kept but its verdict.
+ * registered; a workload identity credential with its identity's current keys or token). Nothing of
+ * the answer is kept but its verdict.
  */
 import type { ProviderRecord } from '../catalog/types.ts';
 import { GatewayError, isGatewayError } from '../errors/catalog.ts';
@@ -42,7 +43,7 @@ export function validationRequest(
 ): { target: Target; request: OutboundRequest } | { unsupported: string } | { invalid: string } {
   const check = provider.validation;
   if (check === null) return { unsupported: `the catalog lists no validation call for ${provider.name}` };
-  if (credential.secret === null) return { unsupported: 'the credential has no secret to verify' };
+  if (credential.secret === null && !credential.identity) return { unsupported: 'the credential has no secret to verify' };
   let url: string;
   let baseUrl: string;
   if (check.path.startsWith('https://')) {

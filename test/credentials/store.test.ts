@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tollbooth-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function config(id: string, secret: CredentialConfig['secret'], fields: Partial<CredentialConfig> = {}): CredentialConfig {
-  return { id, provider: 'openai', billing: 'managed', secret, base_url: null, region: null, api_version: null, default: false, ...fields };
+  return { id, provider: 'openai', billing: 'managed', secret, identity: null, base_url: null, region: null, api_version: null, default: false, ...fields };
 }
 
 describe('CredentialStore.fromConfig with the previous store (a reload)', () => {

@@ -9,6 +9,7 @@ import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
 import { splitUrl, type OutboundRequest } from '../../upstream/transport.ts';
 import type { Credential } from '../store.ts';
+import type { AwsKeys } from '../identity/aws.ts';
 import { parseAwsCredential } from './credential-string.ts';
 
 /** Headers a SigV4 signature consists of: whatever the caller sent under these names is replaced. */
@@ -17,36 +18,46 @@ const SIGNING_HEADERS = new Set(['authorization', 'x-amz-date', 'x-amz-security-
 /** @smithy/signature-v4 is loaded by the first signed request (Bedrock), not at start-up. */
 let smithy: Promise<[typeof import('@smithy/hash-node'), typeof import('@smithy/signature-v4')]> | undefined;
 
-/** A credential's SigV4 signer, built once: its AWS string parsed, the signer made on first use. */
+/** A credential's SigV4 signer, built once: its AWS string parsed (or its identity taken), the signer made on first use. */
 export interface SigV4Signer {
   sign(req: OutboundRequest, signingDate?: Date): Promise<void>;
 }
 
+/** What a signature is made with: fixed keys (the credential string) or the identity's current ones. */
+type KeySource = AwsKeys | (() => Promise<AwsKeys>);
+
 /**
  * Builds the signer of one credential snapshot (a rotation builds a new one). A credential string
  * that cannot sign is reported when a request is signed with it, as a 503 naming the credential.
+ * A workload identity credential signs each request with the keys its identity holds at that moment.
  */
 export function sigV4Signer(credential: Credential, service: string): SigV4Signer {
+  const identity = credential.identity;
+  if (identity?.kind === 'aws_workload_identity') {
+    const problem = credential.region === null ? `Credential '${credential.id}' names no AWS region (region:).` : null;
+    return requestSigner(service, credential.region, () => identity.keys(), problem);
+  }
   const secret = credential.secret;
   if (secret === null) return { sign: async () => {} };
   const parsed = parseAwsCredential(secret.reveal());
-  const region = 'invalid' in parsed ? null : (parsed.region ?? credential.region);
-  const problem =
-    'invalid' in parsed
-      ? `Credential '${credential.id}': ${parsed.invalid}.`
-      : region === null
-        ? `Credential '${credential.id}' names no AWS region (in the secret or as region:).`
-        : null;
+  if ('invalid' in parsed) return requestSigner(service, null, null, `Credential '${credential.id}': ${parsed.invalid}.`);
+  const region = parsed.region ?? credential.region;
+  const problem = region === null ? `Credential '${credential.id}' names no AWS region (in the secret or as region:).` : null;
+  return requestSigner(service, region, parsed, problem);
+}
+
+function requestSigner(service: string, region: string | null, keys: KeySource | null, problem: string | null): SigV4Signer {
   let signer: Promise<import('@smithy/signature-v4').SignatureV4> | undefined;
   return {
     async sign(req, signingDate = new Date()) {
-      if (problem !== null || 'invalid' in parsed) throw new GatewayError('credential_unavailable', problem ?? 'invalid AWS credential');
+      if (problem !== null || keys === null || region === null) throw new GatewayError('credential_unavailable', problem ?? 'invalid AWS credential');
       if (req.body !== null && typeof req.body !== 'string' && !(req.body instanceof Uint8Array)) {
         // SigV4 hashes the payload; Bedrock has no streamed uploads, so this is a gateway bug, not a caller error.
         throw new GatewayError('internal_error', 'A streamed body cannot be signed with SigV4.');
       }
+      // A function is asked on every signature (@smithy calls it per sign): the identity's current keys.
       signer ??= (smithy ??= Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')])).then(
-        ([{ Hash }, { SignatureV4 }]) => new SignatureV4({ service, region: region!, credentials: parsed, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true }),
+        ([{ Hash }, { SignatureV4 }]) => new SignatureV4({ service, region, credentials: keys, sha256: Hash.bind(null, 'sha256'), uriEscapePath: true }),
       );
       for (const name of Object.keys(req.headers)) {
         if (SIGNING_HEADERS.has(name.toLowerCase())) delete req.headers[name];
