@@ -8,7 +8,13 @@
  *   `requested_model`/`upstream_model` equal to `model`, `credential` equal to `provider`,
  *   `from_wallet` equal to `credits` − `from_allowance` when one of the two is 0, null `key_id`,
  *   `model`, `ttfb_ms` and `period`. `ts` is epoch milliseconds when that gives back the same
- *   ISO text. A charge with a member this table does not know is written whole instead.
+ *   ISO text. Object members named in VERBATIM (the charge's `bill`) are carried as they are,
+ *   in canonical JSON, under a short key. A charge with a member neither table knows is written
+ *   whole instead (then it carries `type`), so a new member is never lost, only not compacted.
+ * - Lines are self-contained: no dictionary per file. Start-up begins mid-file at a checkpoint and
+ *   archived files are read alone, so interning ids per file would tie every line to its file's
+ *   header; what repeats across lines (instance, model names) costs bytes only in the open file,
+ *   and gzip takes it out of archived ones.
  * - Other entries (grants, checkpoints, repairs) keep their members.
  * - `seq` is `q`; `prev_hash` is not written: `h` = base64url(sha256(prev hash + "\n" + the line's
  *   canonical JSON without `h`)), so every line still commits to the whole chain before it, and a
@@ -24,8 +30,12 @@ const H_MEMBER = ',"h":"';
 /** `,"h":"` + 43 base64url characters + `"}`. */
 const H_SUFFIX_LENGTH = H_MEMBER.length + 43 + 2;
 
+/** Object members of a charge carried verbatim (canonical JSON) under a short key. */
+const VERBATIM: ReadonlyArray<readonly [member: string, short: string]> = [['bill', 'bl']];
+
 /** Record members the compact charge knows; any other one sends the charge out whole. */
 const KNOWN = new Set([
+  ...VERBATIM.map(([member]) => member),
   'type', 'ts', 'request_id', 'org', 'key_id', 'api', 'operation', 'stream', 'requested_model', 'model', 'provider', 'upstream_model',
   'credential', 'billing', 'status', 'outcome', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'usage_source',
   'credits', 'unpriced', 'attempts', 'duration_ms', 'ttfb_ms', 'period', 'from_allowance', 'from_wallet', 'instance', 'settle_id',
@@ -36,9 +46,25 @@ function chainHash(prevHash: string, canonical: string): string {
   return hash('sha256', `${prevHash}\n${canonical}`, 'base64url');
 }
 
-/** The compact members of a charge, inserted in sorted key order (so JSON.stringify is canonical), or null. */
-function compactCharge(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, seq: number): Record<string, unknown> | null {
-  for (const key in b) if (!KNOWN.has(key) && (b as unknown as Record<string, unknown>)[key] !== undefined) return null;
+/** A compact charge's canonical JSON (without `h`), or null when the charge has a member no table knows. */
+function compactChargeJson(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, seq: number): string | null {
+  const members = b as unknown as Record<string, unknown>;
+  for (const key in b) if (!KNOWN.has(key) && members[key] !== undefined) return null;
+  const c = compactCharge(b, seq);
+  let verbatim = false;
+  for (const [member, short] of VERBATIM) {
+    const value = members[member];
+    if (value === undefined) continue;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    c[short] = value;
+    verbatim = true;
+  }
+  // Flat members inserted in sorted order are canonical as JSON.stringify writes them (the fast path).
+  return verbatim ? canonicalJson(c) : JSON.stringify(c);
+}
+
+/** The compact flat members of a charge, inserted in sorted key order. */
+function compactCharge(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, seq: number): Record<string, unknown> {
   const c: Record<string, unknown> = {};
   if (b.api !== 'unified') c.a = b.api;
   if (b.attempts !== 1) c.at = b.attempts;
@@ -124,13 +150,14 @@ function fullCharge(c: Record<string, any>, prevHash: string, h: string): Charge
     hash: h,
   };
   for (const key of ['instance', 'over_hold', 'settle_id', 'stream_id', 'unsettled'] as const) if (entry[key] === undefined) delete entry[key];
+  for (const [member, short] of VERBATIM) if (c[short] !== undefined) (entry as unknown as Record<string, unknown>)[member] = c[short];
   return entry;
 }
 
 /** Chains `body` after `prevHash` in the compact format: the entry (in full) and its line. */
 export function sealCompact(body: EntryBody, seq: number, prevHash: string): { entry: LedgerEntry; line: string } {
-  const compact = body.type === 'charge' ? compactCharge(body, seq) : null;
-  const canonical = compact !== null ? JSON.stringify(compact) : canonicalJson({ ...body, q: seq });
+  const compact = body.type === 'charge' ? compactChargeJson(body, seq) : null;
+  const canonical = compact ?? canonicalJson({ ...body, q: seq });
   const h = chainHash(prevHash, canonical);
   const entry = { ...body, seq, prev_hash: prevHash, hash: h } as LedgerEntry;
   return { entry, line: `${canonical.slice(0, -1)}${H_MEMBER}${h}"}\n` };

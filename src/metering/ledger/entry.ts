@@ -169,11 +169,25 @@ const HASH_MEMBER = ',"hash":"';
 
 /** Chains `body` after (`seq - 1`, `prevHash`): the entry and its line (with the trailing newline). */
 export function sealEntry(body: EntryBody, seq: number, prevHash: string): { entry: LedgerEntry; line: string } {
-  const entry = body.type === 'charge' ? sortedCharge(body, seq, prevHash) : ({ ...body, seq, prev_hash: prevHash } as LedgerEntry);
+  const flat = body.type === 'charge' && hasOnlyFlatMembers(body);
+  const entry = flat ? sortedCharge(body, seq, prevHash) : ({ ...body, seq, prev_hash: prevHash } as LedgerEntry);
   // A sorted flat entry is its own canonical form: the engine's JSON.stringify, on its fast path.
-  const canonical = body.type === 'charge' ? JSON.stringify(entry) : canonicalJson(entry);
+  const canonical = flat ? JSON.stringify(entry) : canonicalJson(entry);
   entry.hash = sha256Hex(canonical);
   return { entry, line: `${canonical.slice(0, -1)}${HASH_MEMBER}${entry.hash}"}\n` };
+}
+
+/** The members sortedCharge writes; a charge with any other (an object such as `bill`) takes the general path. */
+const FLAT_CHARGE_MEMBERS = new Set([
+  'api', 'attempts', 'billing', 'cached_tokens', 'completion_tokens', 'credential', 'credits', 'duration_ms', 'from_allowance', 'from_wallet',
+  'instance', 'key_id', 'model', 'operation', 'org', 'outcome', 'over_hold', 'period', 'prompt_tokens', 'provider', 'reasoning_tokens',
+  'request_id', 'requested_model', 'settle_id', 'status', 'stream', 'stream_id', 'ts', 'ttfb_ms', 'type', 'unpriced', 'unsettled',
+  'upstream_model', 'usage_source',
+]);
+
+function hasOnlyFlatMembers(body: object): boolean {
+  for (const key in body) if (!FLAT_CHARGE_MEMBERS.has(key) && (body as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
 }
 
 /**

@@ -60,7 +60,7 @@ export interface LedgerOptions {
   checkpointEvery?: number;
   /** A checkpoint this often when entries were appended since the last (default 300 s; 0: never by time). */
   checkpointIntervalMs?: number;
-  /** Line format of new files: 1 (JSON with full keys) or 2 (compact, see compact.ts); default: the newest file's. */
+  /** Line format of new files: 1 (JSON with full keys) or 2 (compact, see compact.ts); default 2. A newest file in the other format is closed: the next one starts in this. */
   format?: LineFormat;
   /** Archive closed files after each rotation's checkpoint is durable (see archive.ts); none: keep everything. */
   retention?: RetentionPolicy | null;

@@ -84,7 +84,8 @@ export async function repairLedger(dir: string, now = new Date()): Promise<Repai
   } finally {
     lock.release();
   }
-  const ledger = await Ledger.open({ dir, instance: 'ledger-repair' });
+  // The repair entry goes on in the cut file, in its format (a format change is the gateway's to make).
+  const ledger = await Ledger.open({ dir, instance: 'ledger-repair', format: listSegments(dir).at(-1)?.format });
   try {
     const appended = ledger.recordRepair(body);
     await appended.acked;

@@ -22,6 +22,9 @@ import { sealEntry, type EntryBody, type LedgerEntry } from './entry.ts';
 import { sealCompact, type LineFormat } from './compact.ts';
 import { segmentName, type Segment } from './segments.ts';
 
+/** The line format of new ledger files when none is configured: compact (compact.ts); format 1 files stay readable. */
+export const DEFAULT_FORMAT: LineFormat = 2;
+
 /** One write() carries at most about this much, however large the batch. */
 const WRITE_CHUNK_BYTES = 4 << 20;
 
@@ -36,7 +39,10 @@ export interface CommitStats {
 export interface WriterOptions {
   dir: string;
   maxFileBytes: number;
-  /** Line format of new files (default: the newest file's, else 1); another one than the newest file's starts a new file. */
+  /**
+   * Line format of the lines written from now on (default DEFAULT_FORMAT). A file keeps one format:
+   * when the newest file has another, the next file starts at once (lines are sealed for their file).
+   */
   format?: LineFormat;
   /** Longest an appended entry waits before it is written to the file. */
   commitWindowMs: number;
@@ -119,7 +125,7 @@ export class LedgerWriter {
   /** Opens for appending after `head`, in `last` (the newest file, already free of any torn tail). */
   static async open(options: WriterOptions, head: ChainHead, last: Segment | null): Promise<LedgerWriter> {
     await mkdir(options.dir, { recursive: true });
-    const wanted = options.format ?? last?.format ?? 1;
+    const wanted = options.format ?? DEFAULT_FORMAT;
     let index = last?.index ?? 1;
     let format = last?.format ?? wanted;
     let file = await open(join(options.dir, last?.name ?? segmentName(index, format)), 'a');

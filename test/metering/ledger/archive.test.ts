@@ -28,7 +28,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const ledgerFiles = () => readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
 
 async function write(n: number, options: Partial<Parameters<typeof Ledger.open>[0]> = {}): Promise<void> {
-  const ledger = await Ledger.open({ dir, maxFileBytes: 6000, ...options });
+  const ledger = await Ledger.open({ dir, format: 1, maxFileBytes: 6000, ...options });
   for (let i = 0; i < n; i++) {
     ledger.record(usageRecord(i));
     if (i % 5 === 4) {
@@ -73,7 +73,7 @@ describe('ledger retention', () => {
     assert.match(out, new RegExp(`note: ${archived.length} archived file\\(s\\) checked`));
     assert.match(out, /ok: \d+ entries in \d+ file\(s\) and \d+ archived, chain intact/);
 
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     await ledger.charge(usageRecord(1000)).acked;
     await ledger.close();
     assert.equal((await verify()).code, 0);
@@ -110,7 +110,7 @@ describe('ledger retention', () => {
     assert.deepEqual(ledgerFiles(), before, 'nothing moved');
 
     // Once a start has written a checkpoint (at its close, in the newest file), the older files can go.
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     await ledger.close();
     const archived = await archiveSegments(dir, { archiveDir: 'archive', keepBytes: 0 });
     assert.deepEqual(archived.map((a) => a.name), before.slice(0, -1));
@@ -118,7 +118,7 @@ describe('ledger retention', () => {
   });
 
   test('with ledger retention set, the ledger archives after a rotation once its checkpoint is durable', async () => {
-    const ledger = await Ledger.open({ dir, maxFileBytes: 6000, retention: { archiveDir: 'archive', keepBytes: 0 } });
+    const ledger = await Ledger.open({ dir, format: 1, maxFileBytes: 6000, retention: { archiveDir: 'archive', keepBytes: 0 } });
     // Appends until the archive step (started by a rotation, after its checkpoint's fsync) has run.
     for (let i = 0; !existsSync(join(dir, 'archived.json')); i++) {
       assert.ok(i < 5000, 'archived while appending');

@@ -36,7 +36,7 @@ function expectedHash(entry: Record<string, unknown>): string {
 
 describe('ledger chain', () => {
   test('every line carries seq, prev_hash and its own hash; charges keep every UsageRecord field', async () => {
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     const records = [usageRecord(1), usageRecord(2, { billing: 'byok', credits: '0' }), usageRecord(3, { credits: '12.000000000001' })];
     for (const r of records) ledger.record(r);
     ledger.grant({ org: 'acme', pico: 5n * PICO_PER_CREDIT, kind: 'top_up', grantId: 'g-1', source: 'admin', by: 'acme-owner', note: 'hello' });
@@ -64,7 +64,7 @@ describe('ledger chain', () => {
 
   test('rotation by size keeps the chain across files, and a reopened ledger continues it', async () => {
     const maxFileBytes = 4000;
-    let ledger = await Ledger.open({ dir, maxFileBytes });
+    let ledger = await Ledger.open({ dir, format: 1, maxFileBytes });
     for (let i = 0; i < 60; i++) {
       ledger.record(usageRecord(i));
       // Written one by one, so rotations happen while the ledger runs (each is followed by a checkpoint).
@@ -83,7 +83,7 @@ describe('ledger chain', () => {
       assert.equal(first.seq, last.seq + 1);
     }
 
-    ledger = await Ledger.open({ dir, maxFileBytes });
+    ledger = await Ledger.open({ dir, format: 1, maxFileBytes });
     const head = ledger.head.seq;
     assert.equal(ledger.balance('acme').charged, 60n * parseCredits('1.000001'));
     await ledger.charge(usageRecord(60)).acked;
@@ -102,7 +102,7 @@ describe('ledger chain', () => {
 
   test('balances are a replay: allowance first, then wallet, with the split written in each charge', async () => {
     const allowance = { pico: 2n * PICO_PER_CREDIT, period: 'monthly' as const };
-    let ledger = await Ledger.open({ dir, allowanceOf: (org) => (org === 'acme' ? allowance : null) });
+    let ledger = await Ledger.open({ dir, format: 1, allowanceOf: (org) => (org === 'acme' ? allowance : null) });
     ledger.grant({ org: 'acme', pico: 10n * PICO_PER_CREDIT, kind: 'grant', grantId: 'welcome', source: 'config', by: null, note: '' });
     ledger.record(usageRecord(1, { credits: '1.5' }));
     ledger.record(usageRecord(2, { credits: '1.5' }));
@@ -120,7 +120,7 @@ describe('ledger chain', () => {
     );
 
     // Reopened with no plan at all: the balances come from the entries, not from today's plan.
-    ledger = await Ledger.open({ dir });
+    ledger = await Ledger.open({ dir, format: 1 });
     const may = ledger.accounts.balance('acme', allowance, new Date('2026-05-20T00:00:00Z'));
     assert.equal(may.allowanceUsed, 2n * PICO_PER_CREDIT);
     assert.equal(may.allowanceRemaining, 0n);
@@ -134,11 +134,11 @@ describe('ledger chain', () => {
 
   test('a config grant is recorded once, across restarts', async () => {
     const orgs = [{ id: 'acme', wallet: { grants: [{ id: 'welcome', credits: '100.5', note: 'launch' }] } }];
-    let ledger = await Ledger.open({ dir });
+    let ledger = await Ledger.open({ dir, format: 1 });
     await ledger.applyConfigGrants(orgs);
     await ledger.applyConfigGrants(orgs);
     await ledger.close();
-    ledger = await Ledger.open({ dir });
+    ledger = await Ledger.open({ dir, format: 1 });
     await ledger.applyConfigGrants(orgs);
     assert.equal(ledger.balance('acme').wallet, 100n * PICO_PER_CREDIT + PICO_PER_CREDIT / 2n);
     await ledger.close();
@@ -150,14 +150,14 @@ describe('ledger chain', () => {
   });
 
   test('open refuses to append to a chain broken after its last checkpoint, naming the line and `ledger repair`', async () => {
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     for (let i = 0; i < 3; i++) ledger.record(usageRecord(i));
     await ledger.close();
     const file = join(dir, files()[0]!);
     // Without the closing checkpoint (as after a crash), the start checks every line from the first.
     const kept = lines(files()[0]!).filter((l) => !l.startsWith('{"checkpoint":'));
     writeFileSync(file, kept.map((l) => `${l}\n`).join('').replace('"prompt_tokens":11', '"prompt_tokens":1'));
-    await assert.rejects(Ledger.open({ dir }), (err: Error) => {
+    await assert.rejects(Ledger.open({ dir, format: 1 }), (err: Error) => {
       assert.equal(err.name, 'LedgerCorruptError');
       assert.match(err.message, /ledger-000001\.jsonl:2: hash does not match/);
       assert.match(err.message, /`tollbooth ledger repair --dir /);

@@ -29,7 +29,7 @@ const allowanceOf = (org: string) => allowances[org as keyof typeof allowances] 
 
 /** Two orgs over several days: allowance and wallet, grants, collected (stream) and unsettled entries. */
 async function writeHistory(options: { checkpointEvery: number; maxFileBytes?: number }, n = 60): Promise<void> {
-  const ledger = await Ledger.open({ dir, allowanceOf, ...options });
+  const ledger = await Ledger.open({ dir, format: 1, allowanceOf, ...options });
   ledger.grant({ org: 'acme', pico: 50n * PICO_PER_CREDIT, kind: 'grant', grantId: 'welcome', source: 'config', by: null, note: 'launch' });
   for (let i = 0; i < n; i++) {
     const org = i % 3 === 0 ? 'globex' : 'acme';
@@ -90,7 +90,7 @@ async function verify(): Promise<{ code: number; out: string }> {
 /** Everything a Ledger holds after open, against what a full replay builds. */
 async function assertOpensAsFullReplay(): Promise<void> {
   const { replay } = fullReplay();
-  const ledger = await Ledger.open({ dir, allowanceOf });
+  const ledger = await Ledger.open({ dir, format: 1, allowanceOf });
   try {
     const now = new Date('2026-05-14T13:00:00Z');
     for (const org of ['acme', 'globex']) {
@@ -206,7 +206,7 @@ describe('ledger checkpoints', () => {
 
   test('a retried top-up after a restart answers with the recorded entry, read from the file', async () => {
     await writeHistory({ checkpointEvery: 9 });
-    const ledger = await Ledger.open({ dir, allowanceOf });
+    const ledger = await Ledger.open({ dir, format: 1, allowanceOf });
     try {
       const repeat = await ledger.grant({ org: 'acme', pico: PICO_PER_CREDIT, kind: 'top_up', grantId: 'top-25', source: 'admin', by: 'owner', note: '' });
       assert.equal(repeat.created, false);
@@ -221,7 +221,7 @@ describe('ledger checkpoints', () => {
   });
 
   test('checkpoints come every N entries, off the append itself', async () => {
-    const ledger = await Ledger.open({ dir, checkpointEvery: 5 });
+    const ledger = await Ledger.open({ dir, format: 1, checkpointEvery: 5 });
     for (let i = 0; i < 12; i++) {
       const { entry } = ledger.charge(usageRecord(i));
       assert.equal(entry.type, 'charge');

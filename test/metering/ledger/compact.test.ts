@@ -13,7 +13,8 @@ import { parseCredits } from '../../../src/metering/credits.ts';
 import { walkChain } from '../../../src/metering/ledger/chain.ts';
 import { loadLedger, Replay } from '../../../src/metering/ledger/checkpoint.ts';
 import { checkCompactLine, sealCompact } from '../../../src/metering/ledger/compact.ts';
-import { canonicalJson, type ChargeEntry } from '../../../src/metering/ledger/entry.ts';
+import { canonicalJson, checkLine, sealEntry, type ChargeEntry, type LedgerEntry } from '../../../src/metering/ledger/entry.ts';
+import { listSegments } from '../../../src/metering/ledger/segments.ts';
 import { Ledger } from '../../../src/metering/ledger/ledger.ts';
 import { usageRecord } from './records.ts';
 
@@ -67,8 +68,74 @@ describe('compact ledger lines', () => {
     assert.ok(Buffer.byteLength(shared) <= 320, `${Buffer.byteLength(shared)} bytes: ${shared}`);
   });
 
+  test('a bill is carried verbatim under `bl`, canonical, in the compact line and in a format-1 line', () => {
+    const bill = {
+      rate: 'gpt-5.1@base',
+      catalog: 'c1a2b3c4d5e6',
+      usage: { output: 211, input: 812, cache_read: 2048 },
+      rates: { input: '1.25', cache_read: '0.125', output: '10' },
+      credits: { run: '1', input: '0.001065750', cache_read: '0.000268800', output: '0.002215500' },
+    };
+    const body = { ...charge(3), bill } as Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>;
+    const { entry, line } = sealCompact(body, 7, PREV);
+    const text = line.slice(0, -1);
+    const raw = JSON.parse(text);
+    assert.equal(raw.type, undefined, 'still the compact form');
+    assert.equal(JSON.stringify(raw.bl), canonicalJson(bill), 'verbatim, keys sorted at every level');
+    const withoutH = `${text.slice(0, text.lastIndexOf(',"h":"'))}}`;
+    assert.equal(withoutH, canonicalJson(JSON.parse(withoutH)), 'the whole line canonical');
+    const checked = checkCompactLine(text, PREV);
+    assert.equal(checked.ok, true);
+    assert.deepEqual({ ...checked.entry }, { ...body, seq: 7, prev_hash: PREV, hash: entry.hash });
+    const edited = text.replace('"output":"0.002215500"', '"output":"0.002215501"');
+    assert.equal(checkCompactLine(edited, PREV).ok, false, 'the bill is covered by the hash');
+
+    const v1 = sealEntry(body, 7, PREV);
+    const back = checkLine(v1.line.slice(0, -1));
+    assert.equal(back.ok, true);
+    assert.deepEqual(back.entry, v1.entry);
+    assert.deepEqual((back.entry as unknown as { bill: unknown }).bill, bill, 'format 1 keeps it too (not dropped by the fast path)');
+  });
+
+  test('a charge with a member neither table knows is written whole, and given back whole', () => {
+    const body = { ...charge(3), surprise: { why: 'new member' } } as Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>;
+    const { entry, line } = sealCompact(body, 8, PREV);
+    assert.equal(JSON.parse(line).type, 'charge', 'the whole form');
+    const checked = checkCompactLine(line.slice(0, -1), PREV);
+    assert.equal(checked.ok, true);
+    assert.deepEqual({ ...checked.entry }, { ...body, seq: 8, prev_hash: PREV, hash: entry.hash });
+  });
+
+  test('a charge with a realistic bill stays near 500 bytes; without one at most 300', () => {
+    const bill = { catalog: 'c1a2b3c4d5e6', rate: 'gpt-5.1@base', usage: { input: 812, cache_read: 2048, output: 211 }, rates: { input: '1.25', cache_read: '0.125', output: '10' }, credits: { run: '1', input: '0.001065750', cache_read: '0.000268800', output: '0.002215500' } };
+    const withBill = sealCompact({ ...charge(3), bill } as Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, 123_456_789, PREV).line;
+    assert.ok(Buffer.byteLength(withBill) <= 520, `${Buffer.byteLength(withBill)} bytes: ${withBill}`);
+  });
+
+  test('without a configured format: new ledgers are compact; a format-1 ledger keeps its files and goes on in a new compact one', async () => {
+    let ledger = await Ledger.open({ dir });
+    await ledger.charge(usageRecord(0)).acked;
+    await ledger.close();
+    assert.deepEqual(listSegments(dir).map((s) => s.name), ['ledger-000001.v2.jsonl']);
+    rmSync(dir, { recursive: true, force: true });
+
+    ledger = await Ledger.open({ dir, format: 1 });
+    await ledger.charge(usageRecord(1)).acked;
+    await ledger.close();
+    ledger = await Ledger.open({ dir, maxFileBytes: 3000 });
+    for (let i = 2; i < 30; i++) ledger.record(usageRecord(i));
+    await ledger.close();
+    const names = listSegments(dir).map((s) => s.name);
+    assert.equal(names[0], 'ledger-000001.jsonl', 'the old file stays');
+    assert.ok(names.length > 1 && names.slice(1).every((n) => n.endsWith('.v2.jsonl')), names.join(', '));
+    assert.equal((await verify()).code, 0);
+    const charges: LedgerEntry[] = [];
+    walkChain(dir, (e) => e.type === 'charge' && charges.push(e));
+    assert.deepEqual(charges.map((c) => (c as ChargeEntry).request_id), Array.from({ length: 29 }, (_, i) => `req-${i + 1}`));
+  });
+
   test('a ledger switched from format 1 to 2: old files stay as they are, the chain and its checkpoints verify across, edits are found', async () => {
-    let ledger = await Ledger.open({ dir, checkpointEvery: 5 });
+    let ledger = await Ledger.open({ dir, format: 1, checkpointEvery: 5 });
     for (let i = 0; i < 12; i++) ledger.record(usageRecord(i));
     await ledger.close();
     const v1 = readFileSync(join(dir, 'ledger-000001.jsonl'));
@@ -96,7 +163,7 @@ describe('compact ledger lines', () => {
     ledger = await Ledger.open({ dir });
     await ledger.charge(usageRecord(40)).acked;
     await ledger.close();
-    assert.equal((await verify()).code, 0, 'reopened without a format: goes on in the newest file\'s');
+    assert.equal((await verify()).code, 0, 'reopened without a format: goes on compact');
 
     const target = join(dir, files[1]!);
     const lines = readFileSync(target, 'utf8').split('\n').filter(Boolean);

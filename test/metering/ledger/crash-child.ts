@@ -6,7 +6,7 @@
 import { Ledger } from '../../../src/metering/ledger/ledger.ts';
 import { usageRecord } from './records.ts';
 
-const ledger = await Ledger.open({ dir: process.argv[2]!, commitWindowMs: 1, maxFileBytes: 256 * 1024, checkpointEvery: 500 });
+const ledger = await Ledger.open({ dir: process.argv[2]!, format: 1, commitWindowMs: 1, maxFileBytes: 256 * 1024, checkpointEvery: 500 });
 let n = 0;
 let acked = 0;
 for (;;) {

@@ -71,7 +71,7 @@ describe('ledger crash safety', () => {
     assert.ok(loaded.checkpoint, 'checkpoints were written before the kill');
     assert.equal(canonicalJson(loaded.replay.state()), canonicalJson(full.state()));
 
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     assert.ok(ledger.head.seq >= acked, `head seq ${ledger.head.seq} covers the last acknowledged seq ${acked}`);
     await ledger.charge(usageRecord(999_999)).acked;
     await ledger.close();
@@ -90,7 +90,7 @@ describe('ledger crash safety', () => {
   });
 
   test('a torn last line is quarantined and reported (log + metric); the chain continues from the last good entry', async () => {
-    let ledger = await Ledger.open({ dir });
+    let ledger = await Ledger.open({ dir, format: 1 });
     for (let i = 0; i < 5; i++) ledger.record(usageRecord(i));
     await ledger.close();
     const file = join(dir, 'ledger-000001.jsonl');
@@ -112,7 +112,7 @@ describe('ledger crash safety', () => {
       },
     });
     const metrics = createMetrics();
-    ledger = await Ledger.open({ dir, metrics, log: createLogger('info', sink) });
+    ledger = await Ledger.open({ dir, format: 1, metrics, log: createLogger('info', sink) });
 
     const quarantined = join(dir, 'quarantine', `ledger-000001.jsonl.${good.length}.torn`);
     assert.ok(existsSync(quarantined), 'the torn bytes are kept in the quarantine directory');

@@ -38,7 +38,7 @@ function lines(file: string): string[] {
 }
 
 async function write(n: number, maxFileBytes: number): Promise<void> {
-  const ledger = await Ledger.open({ dir, maxFileBytes, checkpointEvery: 0 });
+  const ledger = await Ledger.open({ dir, format: 1, maxFileBytes, checkpointEvery: 0 });
   for (let i = 0; i < n; i++) ledger.record(usageRecord(i));
   await ledger.close();
 }
@@ -52,7 +52,7 @@ describe('ledger repair', () => {
     const damaged = kept.filter((_, i) => i !== 3);
     writeFileSync(file, damaged.map((l) => `${l}\n`).join(''));
 
-    await assert.rejects(Ledger.open({ dir }), (err: Error) => {
+    await assert.rejects(Ledger.open({ dir, format: 1 }), (err: Error) => {
       assert.match(err.message, /ledger-000001\.jsonl:4: entry seq 5 where seq 4 was expected/);
       assert.match(err.message, new RegExp(`\`tollbooth ledger repair --dir ${dir}\``));
       return true;
@@ -94,7 +94,7 @@ describe('ledger repair', () => {
     assert.equal(verified.code, 0, verified.out);
     assert.match(verified.out, /note: 1 damaged tail\(s\) set aside by `ledger repair`/);
 
-    const ledger = await Ledger.open({ dir });
+    const ledger = await Ledger.open({ dir, format: 1 });
     assert.equal(ledger.balance('acme').charged, 3n * parseCredits('1.000001'), 'balances are the replay of what stayed in the chain');
     await ledger.charge(usageRecord(100)).acked;
     await ledger.close();
@@ -132,7 +132,7 @@ describe('ledger repair', () => {
     const intact = cli('repair');
     assert.equal(intact.code, 0);
     assert.match(intact.out, /intact; nothing to repair/);
-    const ledger = await Ledger.open({ dir, instance: 'gateway-1' });
+    const ledger = await Ledger.open({ dir, format: 1, instance: 'gateway-1' });
     try {
       const locked = cli('repair');
       assert.notEqual(locked.code, 0);

@@ -18,7 +18,7 @@ let pristine: string;
 let second: string;
 before(async () => {
   pristine = mkdtempSync(join(tmpdir(), 'tollbooth-tamper-'));
-  const ledger = await Ledger.open({ dir: pristine, maxFileBytes: 8000 });
+  const ledger = await Ledger.open({ dir: pristine, format: 1, maxFileBytes: 8000 });
   for (let i = 0; i < 20; i++) ledger.record(usageRecord(i));
   await ledger.close();
   second = readdirSync(pristine).filter((f) => f.endsWith('.jsonl')).sort()[1]!;
@@ -78,7 +78,7 @@ describe('ledger verify', () => {
 
   test('a whole file removed from the middle breaks the chain at the next file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollbooth-tamper-'));
-    const ledger = await Ledger.open({ dir, maxFileBytes: 2500 });
+    const ledger = await Ledger.open({ dir, format: 1, maxFileBytes: 2500 });
     for (let i = 0; i < 12; i++) ledger.record(usageRecord(i));
     await ledger.close();
     const names = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
