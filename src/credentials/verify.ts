@@ -89,6 +89,8 @@ export async function verifyCredential(
     if (isGatewayError(err) && err.code === 'operation_not_supported') {
       return { result: 'unsupported', reason: `${provider.name} keys cannot be verified by this build (${err.message})` };
     }
+    // A workload identity that gave no keys is no verdict on them (an identity endpoint may be down).
+    if (isGatewayError(err) && credential.identity && err.code === 'credential_unavailable') return { result: 'unreachable', status: null, reason: err.message };
     if (isGatewayError(err)) return { result: 'invalid', status: null, reason: err.message };
     throw err;
   }
