@@ -9,6 +9,7 @@ import { GatewayError } from '../errors/catalog.ts';
 import { runExchange } from '../exchange/attempt-loop.ts';
 import { passthroughBody } from '../exchange/body/passthrough.ts';
 import { createAdapter } from '../providers/registry.ts';
+import { realtimeDialect } from '../realtime/dialects.ts';
 import { baseUrlFor, type Target } from '../routing/target.ts';
 import type { OutboundRequest } from '../upstream/transport.ts';
 import { readBody } from './body.ts';
@@ -34,6 +35,10 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const { origin, path: basePath } = parsedBase(base.url);
   // From here on, `rest` is the path that matched the allow-list (passthrough-path.ts).
   rest = passthroughPath(provider, basePath, rest);
+  // A realtime socket's path is listed for upgrades (realtime.ts); plain HTTP on it is a mistake.
+  if (realtimeDialect(provider.api, decodeURIComponent(rest).slice(basePath.length))) {
+    throw new GatewayError('invalid_request', `'${rest}' is a WebSocket API: connect with an upgrade (GET, Upgrade: websocket).`);
+  }
 
   const multipart = (req.headers['content-type'] ?? '').startsWith('multipart/');
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';

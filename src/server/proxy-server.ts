@@ -19,6 +19,7 @@ import { unifiedHandler } from './unified.ts';
 import { audioTranscription } from './audio.ts';
 import { countTokensHandler, messagesHandler } from './messages.ts';
 import { responsesHandler } from './responses.ts';
+import { realtimeUpgrade } from './realtime.ts';
 
 const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   'POST /v1/chat/completions': { operation: 'chat', handler: unifiedHandler('chat') },
@@ -46,6 +47,8 @@ export function createProxyServer(services: Services): Server {
     ),
   );
   answerClientErrors(server, (status, code, message) => openAIErrorBody(new GatewayError(code, message, { status })));
+  // WebSocket upgrades: realtime sessions through passthrough (realtime.ts).
+  server.on('upgrade', realtimeUpgrade(services));
   return server;
 }
 
