@@ -246,6 +246,68 @@ describe('rendered', () => {
 const helm = spawnSync('helm', ['version', '--short'], { encoding: 'utf8' });
 const hasHelm = helm.status === 0;
 
+describe('workload identity (workloadIdentity values)', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/tollbooth-bedrock';
+  const CLIENT = '0e6c4d1a-0000-4000-8000-000000000002';
+  const TENANT = '72f988bf-0000-4000-8000-000000000001';
+  const identityCredentials = [
+    { id: 'bedrock', provider: 'bedrock', billing: 'managed', region: 'us-east-1', identity: { kind: 'aws_workload_identity' } },
+    { id: 'azure', provider: 'azure', billing: 'managed', base_url: 'https://shop.openai.azure.com/openai', api_version: '2024-10-21', identity: { kind: 'azure_workload_identity' } },
+  ];
+  const podIdentityRule = (policy: any) => policy.spec.egress.find((r: any) => r.ports.some((p: any) => p.port === 80));
+
+  test('off by default: no identity annotations, no webhook label, no path to the Pod Identity agent, no token', () => {
+    const { manifests } = render();
+    const account = one(manifests, 'ServiceAccount');
+    assert.equal(account.metadata.annotations, undefined);
+    assert.equal(account.automountServiceAccountToken, false);
+    assert.equal(one(manifests, 'Deployment').spec.template.spec.automountServiceAccountToken, false);
+    assert.equal(one(manifests, 'Deployment').spec.template.metadata.labels['azure.workload.identity/use'], undefined);
+    assert.equal(podIdentityRule(one(manifests, 'NetworkPolicy')), undefined);
+  });
+
+  test('IRSA, EKS Pod Identity and Azure workload identity: annotations, label, egress to the agent; the config with identity credentials loads', () => {
+    const { manifests } = render({
+      workloadIdentity: { aws: { roleArn: ROLE, podIdentity: true }, azure: { enabled: true, clientId: CLIENT, tenantId: TENANT } },
+      serviceAccount: { annotations: { 'example.com/owner': 'platform' } },
+      config: { credentials: identityCredentials },
+    });
+    const account = one(manifests, 'ServiceAccount');
+    assert.deepEqual(account.metadata.annotations, {
+      'example.com/owner': 'platform',
+      'eks.amazonaws.com/role-arn': ROLE,
+      'azure.workload.identity/client-id': CLIENT,
+      'azure.workload.identity/tenant-id': TENANT,
+    });
+    const deployment = one(manifests, 'Deployment');
+    const pod = deployment.spec.template;
+    assert.equal(pod.metadata.labels['azure.workload.identity/use'], 'true');
+    assert.ok(!('azure.workload.identity/use' in deployment.spec.selector.matchLabels), 'the selector (immutable) is unchanged');
+    assert.equal(pod.spec.automountServiceAccountToken, false, 'the webhooks mount their own projected tokens');
+    const policy = one(manifests, 'NetworkPolicy');
+    assert.deepEqual(podIdentityRule(policy), {
+      to: [{ ipBlock: { cidr: '169.254.170.23/32' } }, { ipBlock: { cidr: 'fd00:ec2::23/128' } }],
+      ports: [{ port: 80, protocol: 'TCP' }],
+    });
+    const https = policy.spec.egress.find((r: any) => r.ports.some((p: any) => p.port === 443));
+    assert.ok(https.to.some((p: any) => p.ipBlock?.except?.includes('169.254.169.254/32')), 'the metadata address stays closed');
+    const loaded = loadRendered(manifests, pod.spec, pod.spec.containers[0]);
+    assert.deepEqual(
+      loaded.config.credentials.map((c) => [c.id, c.identity?.kind, c.secret]),
+      [['bedrock', 'aws_workload_identity', null], ['azure', 'azure_workload_identity', null]],
+    );
+  });
+
+  test('the values schema refuses a malformed role ARN or client id, and a secret beside an identity', () => {
+    assert.match(schemaErrors(schema, coalesce(defaults, { workloadIdentity: { aws: { roleArn: 'tollbooth-role' } } })).join('\n'), /\/workloadIdentity\/aws\/roleArn/);
+    assert.match(schemaErrors(schema, coalesce(defaults, { workloadIdentity: { azure: { clientId: 'my app' } } })).join('\n'), /\/workloadIdentity\/azure\/clientId/);
+    const both = { config: { credentials: [{ id: 'b', provider: 'bedrock', billing: 'managed', secret: { env: 'X' }, identity: { kind: 'aws_workload_identity' } }] } };
+    assert.match(schemaErrors(schema, coalesce(defaults, both)).join('\n'), /\/config\/credentials\/0/);
+    const unknown = { config: { credentials: [{ id: 'b', provider: 'bedrock', billing: 'managed', identity: { kind: 'gcp' } }] } };
+    assert.match(schemaErrors(schema, coalesce(defaults, unknown)).join('\n'), /\/config\/credentials\/0\/identity/);
+  });
+});
+
 describe(hasHelm ? 'helm' : 'helm (skipped: helm is not on the PATH)', () => {
   test(hasHelm ? 'helm lint passes in both modes' : 'helm lint (skipped: helm is not on the PATH)', { skip: !hasHelm && 'helm is not on the PATH' }, () => {
     for (const mode of ['standalone', 'sidecar']) {

@@ -149,7 +149,8 @@ its own ports (a policy that selects a pod allows only what some policy lists fo
 "tollbooth.networkPolicy.ingress": the proxy port (standalone only: a sidecar's proxy is on
 loopback) from `networkPolicy.proxy.from` or the namespace, the ops port from the monitoring
 namespace and `networkPolicy.ops.from`. "tollbooth.networkPolicy.egress": DNS, HTTPS, never the
-cloud metadata address, plus `networkPolicy.egress.extra`.
+cloud metadata address, the EKS Pod Identity agent when `workloadIdentity.aws.podIdentity`, plus
+`networkPolicy.egress.extra`.
 */}}
 {{- define "tollbooth.networkPolicy.ingress" -}}
 {{- $v := .Values.tollbooth | default .Values -}}
@@ -195,6 +196,14 @@ cloud metadata address, plus `networkPolicy.egress.extra`.
     - ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128"] }
   ports:
     - { port: 443, protocol: TCP }
+{{- if $v.workloadIdentity.aws.podIdentity }}
+- to:
+    # The EKS Pod Identity agent on the node: link-local, plain http (workloadIdentity.aws).
+    - ipBlock: { cidr: 169.254.170.23/32 }
+    - ipBlock: { cidr: "fd00:ec2::23/128" }
+  ports:
+    - { port: 80, protocol: TCP }
+{{- end }}
 {{- with $v.networkPolicy.egress.extra }}
 {{ toYaml . }}
 {{- end }}
@@ -326,4 +335,26 @@ swaps its `..data` link atomically and Tollbooth reloads. `items` lays catalog k
 {{/* For an app chart: the entry to put under the pod's `initContainers`. */}}
 {{- define "tollbooth.sidecar" -}}
 {{- include "tollbooth.container" (dict "root" . "sidecar" true) -}}
+{{- end }}
+
+{{/*
+Workload identity (values.yaml, workloadIdentity): the ServiceAccount's annotations (IRSA's role,
+Azure's client and tenant ids, then serviceAccount.annotations) and the pods' labels (Azure's
+webhook selects pods by azure.workload.identity/use). An app chart running Tollbooth as its sidecar
+includes both in its own account and pod template.
+*/}}
+{{- define "tollbooth.serviceAccountAnnotations" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- $a := deepCopy ($v.serviceAccount.annotations | default (dict)) -}}
+{{- with $v.workloadIdentity.aws.roleArn }}{{ $_ := set $a "eks.amazonaws.com/role-arn" . }}{{ end -}}
+{{- with $v.workloadIdentity.azure.clientId }}{{ $_ := set $a "azure.workload.identity/client-id" . }}{{ end -}}
+{{- with $v.workloadIdentity.azure.tenantId }}{{ $_ := set $a "azure.workload.identity/tenant-id" . }}{{ end -}}
+{{- if $a }}{{ toYaml $a }}{{ end -}}
+{{- end }}
+
+{{- define "tollbooth.podLabels" -}}
+{{- $v := .Values.tollbooth | default .Values -}}
+{{- if $v.workloadIdentity.azure.enabled -}}
+azure.workload.identity/use: "true"
+{{- end -}}
 {{- end }}
