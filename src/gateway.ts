@@ -35,6 +35,7 @@ import { ChargeBook } from './state/charge-book.ts';
 import { instanceId } from './state/instance.ts';
 import type { RedisStateStore } from './state/redis/redis-store.ts';
 import { SharedCredentialRecords } from './credentials/shared-records.ts';
+import { startTracing } from './telemetry/tracing.ts';
 
 export interface GatewayOptions {
   /** Overrides for the listeners' ports (tests use 0). */
@@ -79,6 +80,8 @@ export async function startGateway(configFile: string, options: GatewayOptions =
   await grantConfig();
   const recorder = options.recorder ?? book;
   const upstream = new Upstream(config.upstream);
+  // Off unless configured; only then is OpenTelemetry loaded at all. Read at start (a restart applies a change).
+  const tracing = await startTracing(config.telemetry.traces, env, instanceId(config), log);
   const services: Services = {
     runtime: holder,
     upstream,
@@ -90,6 +93,7 @@ export async function startGateway(configFile: string, options: GatewayOptions =
     log,
     accessLog: withoutRedaction(log),
     health: new RoutingHealth(config.routing),
+    tracing,
   };
   metrics.sources.health = () => services.health.snapshot();
   metrics.sources.ledgerWritable = () => ledger.failure === null;
@@ -154,6 +158,8 @@ export async function startGateway(configFile: string, options: GatewayOptions =
       await closed;
       clearTimeout(timer);
       await upstream.close();
+      // Every span has ended with its response: send what the batch still holds.
+      await tracing?.shutdown();
       await recorder.close();
       if (recorder !== book) await book.close();
       await store.close();

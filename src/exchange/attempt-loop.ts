@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import type { Choice } from '../routing/routing-health.ts';
 import type { Target } from '../routing/target.ts';
+import { forwardCallerTrace, type AttemptTrace } from '../telemetry/tracing.ts';
 import { abortOnClientClose, clientLeft } from './client-stream.ts';
 import { transportError } from '../upstream/transport.ts';
 import { attemptLimits } from './attempt-limits.ts';
@@ -21,6 +22,8 @@ import { shouldRetry } from './retry-policy.ts';
 
 export async function runExchange(x: ExchangeRequest, res: ServerResponse): Promise<void> {
   const { health, metrics } = x.ctx.services;
+  const trace = x.ctx.trace;
+  trace?.exchange(x);
   const { usable, refused, waitMs, rateLimited } = x.pinned ? pinnedChoice(x) : health.choose(x.targets, x.strategy);
   if (usable.length === 0) {
     // Held back only by the providers' own Retry-After: the caller gets that 429, not a 503.
@@ -47,7 +50,15 @@ export async function runExchange(x: ExchangeRequest, res: ServerResponse): Prom
       x.ctx.labels.provider = target.provider.name;
       x.ctx.labels.model = model;
       if (i > 0) metrics.fallbacks.labels(targets[i - 1]!.provider.name, target.provider.name, model).inc();
-      const failed = await attempt(x, target, i + 1, res, abort.signal, releaseDeadline);
+      // A client span per attempt (tracing on), ended on every path below and in attempt().
+      const span = trace?.attempt(target, i + 1) ?? null;
+      let failed: FailedAttempt | null;
+      try {
+        failed = await attempt(x, target, i + 1, res, abort.signal, releaseDeadline, span);
+      } catch (err) {
+        span?.end(null, 'upstream_error', isGatewayError(err) ? err : null, null);
+        throw err;
+      }
       if (failed === null) return;
       const again = shouldRetry(failed.error, {
         attempts: i + 1,
@@ -57,8 +68,14 @@ export async function runExchange(x: ExchangeRequest, res: ServerResponse): Prom
         replayable: x.replayable,
       });
       metrics.attempts.labels(target.provider.name, model, again ? 'retried' : 'failed').inc();
-      if (again) continue;
-      meterExchange(x, target, i + 1, failed.status, failed.outcome, null, failed.firstByteAt);
+      const upstreamStatus = failed.upstream?.status ?? null;
+      if (again) {
+        span?.end(upstreamStatus, failed.outcome, failed.error, null, true);
+        continue;
+      }
+      const { record } = meterExchange(x, target, i + 1, failed.status, failed.outcome, null, failed.firstByteAt);
+      span?.end(upstreamStatus, failed.outcome, failed.error, record);
+      trace?.settled(record);
       await x.requestSpent?.();
       if (failed.outcome === 'aborted') return;
       if (x.handler.fail) return x.handler.fail(x, failed, res);
@@ -69,8 +86,19 @@ export async function runExchange(x: ExchangeRequest, res: ServerResponse): Prom
   }
 }
 
-/** One attempt on one deployment. Returns null once the caller has its answer (and it is metered). */
-async function attempt(x: ExchangeRequest, target: Target, n: number, res: ServerResponse, signal: AbortSignal, releaseDeadline: () => void): Promise<FailedAttempt | null> {
+/**
+ * One attempt on one deployment. Returns null once the caller has its answer (and it is metered; its
+ * span ended); a failure's span is the caller's to end.
+ */
+async function attempt(
+  x: ExchangeRequest,
+  target: Target,
+  n: number,
+  res: ServerResponse,
+  signal: AbortSignal,
+  releaseDeadline: () => void,
+  span: AttemptTrace | null,
+): Promise<FailedAttempt | null> {
   const { services } = x.ctx;
   const sentAt = performance.now();
   const observe = (status: number | null, firstByteAt: number | null, streamFailed = false, retryAfter: number | null = null) =>
@@ -98,6 +126,10 @@ async function attempt(x: ExchangeRequest, target: Target, n: number, res: Serve
     throw err;
   }
   const { adapter, outbound, context } = prepared;
+  // Trace context upstream, before signing (SigV4 signs every header): this attempt's span as the
+  // parent when tracing is on, else the caller's own traceparent unchanged (never an invented one).
+  if (span !== null) span.send(outbound);
+  else forwardCallerTrace(x.ctx.incoming, outbound.headers);
   let response;
   try {
     await applyCredential(target, outbound);
@@ -148,7 +180,9 @@ async function attempt(x: ExchangeRequest, target: Target, n: number, res: Serve
   // A client that left says nothing about the deployment; a stream that failed or was cut does.
   if (outcome !== 'aborted') observe(status, firstByteAt, outcome === 'truncated' || outcome === 'stream_error');
   services.metrics.attempts.labels(target.provider.name, target.model?.model_id ?? 'unknown', 'served').inc();
-  const { written } = meterExchange(x, target, n, result.status, outcome, result.usage, firstByteAt);
+  const { record, written } = meterExchange(x, target, n, result.status, outcome, result.usage, firstByteAt);
+  span?.end(status, outcome, null, record);
+  x.ctx.trace?.settled(record);
   await x.requestSpent?.();
   await result.finish(written);
   return null;

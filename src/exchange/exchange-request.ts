@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Caller } from '../admission/caller-auth.ts';
 import type { Admission } from '../admission/gate.ts';
+import type { Resolution } from '../catalog/deprecation.ts';
 import type { Operation } from '../catalog/types.ts';
 import type { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
@@ -25,6 +26,8 @@ export interface ExchangeRequest {
   operation: Operation;
   stream: boolean;
   requestedModel: string | null;
+  /** How the unified API resolved the requested model (deprecations followed); absent on passthrough. */
+  resolution?: Resolution;
   /** The admitted deployments, in fallback order. */
   targets: Target[];
   strategy: Strategy;

@@ -3,7 +3,7 @@
  * final failure). Meter.settle books it and drops the admission's hold in the same step; `written`
  * resolves once the charge is in the ledger file, and the final bytes wait for it.
  */
-import type { ExchangeOutcome } from '../metering/record.ts';
+import type { ExchangeOutcome, UsageRecord } from '../metering/record.ts';
 import type { Usage } from '../metering/usage.ts';
 import type { Target } from '../routing/target.ts';
 import type { ExchangeRequest } from './exchange-request.ts';
@@ -16,7 +16,7 @@ export function meterExchange(
   outcome: ExchangeOutcome,
   usage: Usage | null,
   firstByteAt: number | null,
-): { written: Promise<void> } {
+): { record: UsageRecord; written: Promise<void> } {
   return x.ctx.services.meter.settle({
     requestId: x.ctx.id,
     caller: x.caller,

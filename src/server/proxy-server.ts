@@ -26,6 +26,10 @@ const ROUTES: Record<string, { operation: string; handler: Handler }> = {
   'POST /v1/embeddings': { operation: 'embeddings', handler: unifiedHandler('embeddings') },
   'POST /v1/images/generations': { operation: 'images', handler: unifiedHandler('images') },
   'POST /v1/audio/transcriptions': { operation: 'audio_transcription', handler: audioTranscription },
+  // Legacy text completions, rerank (Cohere/Jina shape) and text to speech, where providers serve them.
+  'POST /v1/completions': { operation: 'text_completion', handler: unifiedHandler('text_completion') },
+  'POST /v1/rerank': { operation: 'rerank', handler: unifiedHandler('rerank') },
+  'POST /v1/audio/speech': { operation: 'audio_speech', handler: unifiedHandler('audio_speech') },
   'GET /v1/models': { operation: 'models', handler: listModels },
   // Anthropic Messages API for every catalog model (messages.ts); a token count is its own operation.
   'POST /v1/messages': { operation: 'chat', handler: messagesHandler },
@@ -56,13 +60,18 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const incomingId = req.headers['x-request-id'];
+  const id = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+  const path = q === -1 ? url : url.slice(0, q);
   const ctx: RequestContext = {
-    id: typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    id,
     runtime: services.runtime.current,
     services,
     startedAt: performance.now(),
-    path: q === -1 ? url : url.slice(0, q),
+    path,
     query: q === -1 ? '' : url.slice(q + 1),
+    incoming: req.headers,
+    // The server span (tracing on only), a child of the caller's traceparent.
+    trace: services.tracing?.request(req.method ?? 'GET', path, req.headers, id),
     labels: { api: 'other', operation: 'none', provider: 'none', model: 'none' },
   };
   // 'close' fires for every response, finished or cut; a cut one counts as 499 (client closed).
@@ -70,6 +79,7 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     const status = res.writableFinished ? res.statusCode : 499;
     countRequest(ctx, status);
     logAccess(ctx, req.method, status);
+    ctx.trace?.end(status);
   });
   try {
     ({ path: ctx.path, query: ctx.query } = parseRequestTarget(req.url));
@@ -77,6 +87,7 @@ async function handle(services: Services, req: IncomingMessage, res: ServerRespo
     await dispatch(ctx, req, res);
   } catch (err) {
     const error = toGatewayError(err, services.log);
+    ctx.trace?.failed(error);
     if (error.status >= 500) services.log.warn({ request_id: ctx.id, code: error.code, status: error.status }, boundedMessage(error.message));
     sendError(res, error, { 'x-request-id': ctx.id });
     // A body we refused to read is left unread: do not keep the connection.
@@ -92,10 +103,12 @@ async function dispatch(ctx: RequestContext, req: IncomingMessage, res: ServerRe
   if (route) {
     ctx.labels.api = 'unified';
     ctx.labels.operation = route.operation;
+    ctx.trace?.route(ctx.path);
     return route.handler(ctx, req, res);
   }
   if (req.method === 'GET' && ctx.path.startsWith('/v1/models/')) {
     ctx.labels.api = 'unified';
+    ctx.trace?.route('/v1/models/{model}');
     return getModel(ctx, req, res);
   }
   const slash = ctx.path.indexOf('/', 1);
@@ -103,6 +116,7 @@ async function dispatch(ctx: RequestContext, req: IncomingMessage, res: ServerRe
   const provider = ctx.runtime.catalog.provider(providerName);
   if (provider && slash !== -1) {
     ctx.labels.api = 'native';
+    ctx.trace?.route(`/${provider.name}/{path}`);
     return passthrough(ctx, provider, ctx.path.slice(slash), req, res);
   }
   if (ctx.path.startsWith('/v1/') && Object.keys(ROUTES).some((r) => r.endsWith(` ${ctx.path}`))) {

@@ -58,6 +58,7 @@ export async function runUnified(ctx: RequestContext, res: ServerResponse, run: 
       operation: run.operation,
       stream: run.stream,
       requestedModel: run.requestedModel,
+      resolution: run.resolution,
       targets: run.only ? admission.targets.filter(run.only) : admission.targets,
       strategy: runtime.config.routes[model.model_id]?.strategy ?? 'priority',
       promptChars: run.raw.length,

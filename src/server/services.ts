@@ -1,5 +1,5 @@
 /** What every handler may use: the live runtime snapshot and the long-lived services. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeHolder, Runtime } from '../runtime/runtime.ts';
 import type { Admission, AdmissionGate } from '../admission/gate.ts';
 import type { Ledger } from '../metering/ledger/ledger.ts';
@@ -7,6 +7,7 @@ import type { ChargeBook } from '../state/charge-book.ts';
 import type { Meter } from '../metering/meter.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import type { RoutingHealth } from '../routing/routing-health.ts';
+import type { RequestTrace, Tracing } from '../telemetry/tracing.ts';
 import type { Upstream } from '../upstream/transport.ts';
 import type { Logger } from '../util/log.ts';
 
@@ -26,6 +27,8 @@ export interface Services {
   accessLog: Logger;
   /** Health windows and breakers per deployment: outlives config reloads. */
   health: RoutingHealth;
+  /** OpenTelemetry traces; null when off (the default). */
+  tracing: Tracing | null;
 }
 
 /** Per request: its id, the runtime snapshot it started under, and when it started. */
@@ -39,6 +42,10 @@ export interface RequestContext {
   query: string;
   /** Set by the handler once admitted; released when the handler returns (a no-op once settled). */
   admission?: Admission;
+  /** The caller's request headers (its trace context is forwarded upstream when tracing is off). */
+  incoming?: IncomingHttpHeaders;
+  /** The request's server span, when tracing is on. */
+  trace?: RequestTrace;
   /** Metric labels, filled in by the handler as it learns them (catalog values only). */
   labels: { api: 'unified' | 'native' | 'other'; operation: string; provider: string; model: string };
 }
