@@ -24,6 +24,7 @@ export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --confi
        tollbooth ledger repair [--dir DIR | --config FILE]
        tollbooth ledger archive [--dir DIR | --config FILE] [--to ARCHIVE_DIR] [--keep-days N] [--keep-bytes N] [--command CMD]
        tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--json]
+       tollbooth ledger rebill [--dir DIR | --config FILE] [--catalog CATALOG_DIR] [--json]
        tollbooth ledger collect [--config FILE] [--dir DIR] [--once]
        tollbooth ledger reconcile [--config FILE] [--dir DIR] [--repair]
 `;
@@ -46,6 +47,7 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
       'keep-days': { type: 'string' },
       'keep-bytes': { type: 'string' },
       command: { type: 'string' },
+      catalog: { type: 'string' },
     },
   });
   if (sub === 'collect' || sub === 'reconcile') {
@@ -75,6 +77,7 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
   const dir = values.dir ?? loadConfig(values.config ?? defaultConfig).config.ledger.dir;
   if (sub === 'verify') return verify(dir, io);
   if (sub === 'repair') return repair(dir, io);
+  if (sub === 'rebill') return import('./rebill.ts').then(({ rebillCommand }) => rebillCommand(dir, values.catalog, values.json!, io));
   if (sub === 'summary') {
     if (!['org', 'model', 'provider', 'day'].includes(values.by!)) {
       io.err(`--by must be org, model, provider or day\n${LEDGER_USAGE}`);

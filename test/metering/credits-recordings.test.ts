@@ -1,15 +1,22 @@
 /**
- * Credits in the ledger equal the seed's formula for every recorded provider response that carries
+ * Credits in the ledger equal the money rule for every recorded provider response that carries
  * usage: each recording is replayed through the real sidecar (unified API, official openai SDK),
- * and the charge entry's exact decimal `credits` is compared with the formula evaluated here, in
- * exact fractions, from the usage numbers read straight out of the recording and the catalog prices.
+ * and the charge entry's exact decimal `credits` is compared with the rule evaluated here, in exact
+ * fractions, from the usage numbers read straight out of the recording, split into token classes by
+ * each vendor's documented rule, and the catalog's class, tier and dated prices.
  * A family whose adapter is not in the registry yet is skipped (its rows light up when it lands).
  */
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { loadCatalogDir } from '../../src/cli/rebill.ts';
+import { rebill } from '../../src/metering/ledger/rebill.ts';
 import { after, before, describe, test } from 'node:test';
 import type { ApiFamily, ModelRecord } from '../../src/catalog/types.ts';
 import { hasAdapter } from '../../src/providers/registry.ts';
-import { loadTestCatalog } from '../support/catalog.ts';
+import { CATALOG_DIR, loadTestCatalog } from '../support/catalog.ts';
 import { FakeUpstream, type Reply } from '../support/fake-upstream.ts';
 import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { ledgerCharges, startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -92,17 +99,19 @@ const RECORDINGS: Recording[] = [
 ];
 
 /**
- * The tokens each family bills, read from the recording the way its docs define them
- * (DESIGN.md "Wire facts"): input at the input price, output (reasoning included) at the output price.
+ * The tokens each family bills, by class, read from the recording the way its docs define them
+ * (DESIGN.md "Wire facts"): OpenAI and Gemini count cached input inside the prompt, Anthropic and
+ * Bedrock report it beside; OpenAI's reasoning is inside completion tokens (xAI's beside), Gemini's
+ * thoughts beside the candidates; Cohere bills billed_units.
  */
 const BILLED: Record<ApiFamily, { json(body: any, r: Recording): Tokens; stream(lines: any[], r: Recording): Tokens }> = {
   openai: {
-    json: (b, r) => openaiTokens(b.usage, r),
-    stream: (lines, r) => openaiTokens(lastOf(lines, (c) => c.usage ?? c.x_groq?.usage), r),
+    json: (b, r) => openaiTokens(b.usage, r, b.service_tier),
+    stream: (lines, r) => openaiTokens(lastOf(lines, (c) => c.usage ?? c.x_groq?.usage), r, lastOf(lines, (c) => c.service_tier)),
   },
   azure: {
-    json: (b, r) => openaiTokens(b.usage, r),
-    stream: (lines, r) => openaiTokens(lastOf(lines, (c) => c.usage), r),
+    json: (b, r) => openaiTokens(b.usage, r, b.service_tier),
+    stream: (lines, r) => openaiTokens(lastOf(lines, (c) => c.usage), r, lastOf(lines, (c) => c.service_tier)),
   },
   anthropic: {
     json: (b) => anthropicTokens(b.usage),
@@ -121,38 +130,67 @@ const BILLED: Record<ApiFamily, { json(body: any, r: Recording): Tokens; stream(
   },
   cohere: {
     // Cohere bills billed_units, not tokens.
-    json: (b) => ({ prompt: (b.usage ?? b.meta).billed_units.input_tokens, completion: (b.usage ?? b.meta).billed_units.output_tokens ?? 0 }),
+    json: (b) => tokens({ input: (b.usage ?? b.meta).billed_units.input_tokens, output: (b.usage ?? b.meta).billed_units.output_tokens ?? 0 }),
     stream: (lines) => {
       const end = lines.find((e) => e.type === 'message-end');
-      return { prompt: end.delta.usage.billed_units.input_tokens, completion: end.delta.usage.billed_units.output_tokens };
+      return tokens({ input: end.delta.usage.billed_units.input_tokens, output: end.delta.usage.billed_units.output_tokens });
     },
   },
 };
 
+const INPUT = ['input', 'cache_read', 'cache_write_5m', 'cache_write_1h', 'audio_input', 'image_input'] as const;
+const OUTPUT = ['output', 'reasoning', 'audio_output', 'image_output'] as const;
+type Class = (typeof INPUT)[number] | (typeof OUTPUT)[number];
+
 interface Tokens {
+  classes: Partial<Record<Class, number>>;
   prompt: number;
   completion: number;
+  serviceTier?: string;
+}
+
+function tokens(classes: Partial<Record<Class, number>>, serviceTier?: string): Tokens {
+  const sum = (list: readonly Class[]) => list.reduce((n, c) => n + (classes[c] ?? 0), 0);
+  return { classes, prompt: sum(INPUT), completion: sum(OUTPUT), ...(serviceTier ? { serviceTier } : {}) };
 }
 
 function lastOf(lines: any[], pick: (line: any) => any): any {
   return lines.map(pick).filter((u) => u !== undefined && u !== null).at(-1);
 }
 
-function openaiTokens(u: any, r: Recording): Tokens {
+function openaiTokens(u: any, r: Recording, serviceTier: string | undefined): Tokens {
+  const cached = u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens ?? 0;
   const reasoning = u.completion_tokens_details?.reasoning_tokens ?? 0;
-  return { prompt: u.prompt_tokens, completion: (u.completion_tokens ?? 0) + (r.reasoningSeparate ? reasoning : 0) };
+  const completion = u.completion_tokens ?? 0;
+  return tokens(
+    { input: u.prompt_tokens - cached, cache_read: cached, reasoning, output: r.reasoningSeparate ? completion : completion - reasoning },
+    serviceTier,
+  );
 }
 
 function anthropicTokens(u: any): Tokens {
-  return { prompt: u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0), completion: u.output_tokens };
+  const writes1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  return tokens(
+    {
+      input: u.input_tokens,
+      cache_read: u.cache_read_input_tokens ?? 0,
+      cache_write_1h: writes1h,
+      cache_write_5m: (u.cache_creation_input_tokens ?? 0) - writes1h,
+      // Thinking is inside output_tokens; newer models report its share.
+      reasoning: u.output_tokens_details?.thinking_tokens ?? 0,
+      output: u.output_tokens - (u.output_tokens_details?.thinking_tokens ?? 0),
+    },
+    u.service_tier,
+  );
 }
 
 function geminiTokens(u: any): Tokens {
-  return { prompt: u.promptTokenCount, completion: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0) };
+  const cached = u.cachedContentTokenCount ?? 0;
+  return tokens({ input: u.promptTokenCount + (u.toolUsePromptTokenCount ?? 0) - cached, cache_read: cached, output: u.candidatesTokenCount ?? 0, reasoning: u.thoughtsTokenCount ?? 0 });
 }
 
 function bedrockTokens(u: any): Tokens {
-  return { prompt: u.inputTokens + (u.cacheReadInputTokens ?? 0) + (u.cacheWriteInputTokens ?? 0), completion: u.outputTokens };
+  return tokens({ input: u.inputTokens, cache_read: u.cacheReadInputTokens ?? 0, cache_write_5m: u.cacheWriteInputTokens ?? 0, output: u.outputTokens });
 }
 
 /** How each family frames a stream on the wire (test/fixtures/providers/SOURCES.md, "Format notes"). */
@@ -185,15 +223,32 @@ function reduce([n, d]: Fraction): Fraction {
   return [n / g, d / g];
 }
 
-/** The seed's formula in exact fractions: 1 + (p × in + c × out) / 1e6 × 1.05 × 1000, as a decimal string. */
+/**
+ * The price set that applies (README, "Money"): the one in force now, the service tier served, the
+ * context tier the whole input is strictly above; a class without its own rate takes the input or
+ * output rate.
+ */
+function priceSet(model: ModelRecord, t: Tokens): any {
+  let set: any = model;
+  for (const change of model.price_changes ?? []) if (Date.parse(change.effective_from) <= Date.now()) set = change;
+  if (t.serviceTier && set.service_tiers?.[t.serviceTier]) set = set.service_tiers[t.serviceTier];
+  const tiers = [...(set.context_tiers ?? [])].sort((a: any, b: any) => b.above_input_tokens - a.above_input_tokens);
+  return tiers.find((tier: any) => t.prompt > tier.above_input_tokens) ?? set;
+}
+
+/** 1 + Σ tokens × rate / 1e6 × 1.05 × 1000, in exact fractions, as a decimal string. */
 function expectedCredits(model: ModelRecord, t: Tokens, operation: 'chat' | 'embeddings'): string {
-  const [inN, inD] = fraction(String(model.input_usd_per_1m));
-  const [outN, outD] = fraction(String(model.output_usd_per_1m));
-  const completion = operation === 'embeddings' ? 0n : BigInt(t.completion);
-  // 1 + (p·inN/inD + c·outN/outD) · 105/100 · 1000 / 10^6
-  const usdN = BigInt(t.prompt) * inN * outD + completion * outN * inD;
-  const usdD = inD * outD;
-  const [n, d] = reduce([usdD * 100n * 1_000_000n + usdN * 105n * 1000n, usdD * 100n * 1_000_000n]);
+  const set = priceSet(model, t);
+  let usd: Fraction = [0n, 1n];
+  for (const cls of [...INPUT, ...OUTPUT]) {
+    const count = operation === 'embeddings' && (OUTPUT as readonly string[]).includes(cls) ? 0 : (t.classes[cls] ?? 0);
+    if (count === 0) continue;
+    const fallback = (INPUT as readonly string[]).includes(cls) ? 'input' : 'output';
+    const [rn, rd] = fraction(String(set[`${cls}_usd_per_1m`] ?? set[`${fallback}_usd_per_1m`]));
+    usd = reduce([usd[0] * rd + BigInt(count) * rn * usd[1], usd[1] * rd]);
+  }
+  // 1 + usd · 105/100 · 1000 / 10^6
+  const [n, d] = reduce([usd[1] * 100n * 1_000_000n + usd[0] * 105n * 1000n, usd[1] * 100n * 1_000_000n]);
   let digits = 0;
   let scaled = n;
   while ((scaled * 10n ** BigInt(digits)) % d !== 0n) digits++;
@@ -217,7 +272,7 @@ function modelFor(r: Recording): ModelRecord {
   return model;
 }
 
-describe('ledger credits equal the formula, for every recording with usage', () => {
+describe('ledger credits equal the money rule, for every recording with usage', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
 
@@ -265,6 +320,47 @@ describe('ledger credits equal the formula, for every recording with usage', () 
       assert.equal(charge.usage_source, 'reported');
       assert.deepEqual({ prompt: charge.prompt_tokens, completion: charge.completion_tokens }, { prompt: tokens.prompt, completion: operation === 'embeddings' ? 0 : tokens.completion });
       assert.equal(charge.credits, expectedCredits(model, tokens, operation));
+      const billed = Object.fromEntries(Object.entries(tokens.classes).filter(([cls, n]) => n > 0 && !(operation === 'embeddings' && (OUTPUT as readonly string[]).includes(cls))));
+      assert.deepEqual(charge.bill?.usage, billed, 'the charge stamps its usage by class');
     });
+  });
+
+  test('ledger rebill re-derives every charge above from its stamp alone: 0 differences', async () => {
+    await gw.gateway.recorder.flush();
+    const report = rebill(`${gw.dir}/data`);
+    const charged = ledgerCharges(`${gw.dir}/data`).filter((c) => c.credits !== '0');
+    assert.equal(report.rebilled, charged.length);
+    assert.deepEqual(report.differences, []);
+    assert.equal(report.rebilled_total, report.booked_total);
+  });
+
+  test('ledger rebill --catalog: the same traffic under a changed price shows exactly the expected differences', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollbooth-rebill-catalog-'));
+    try {
+      cpSync(CATALOG_DIR, dir, { recursive: true });
+      // Mistral's output price doubles in the preview catalog.
+      const file = join(dir, 'models', 'mistral.yaml');
+      const doc = parse(readFileSync(file, 'utf8'));
+      const changed = new Set<string>();
+      for (const m of doc.models) {
+        if (typeof m.output_usd_per_1m === 'number') {
+          m.output_usd_per_1m *= 2;
+          changed.add(m.model_id);
+        }
+      }
+      writeFileSync(file, stringify(doc));
+      const report = rebill(`${gw.dir}/data`, loadCatalogDir(dir));
+      const charges = ledgerCharges(`${gw.dir}/data`).filter((c) => c.credits !== '0');
+      const expected = charges.filter((c) => changed.has(c.model!) && c.completion_tokens > 0).map((c) => c.request_id).sort();
+      assert.ok(expected.length > 0, 'the suite charged Mistral output');
+      assert.deepEqual(report.differences.map((d) => d.request_id).sort(), expected);
+      for (const d of report.differences) {
+        const c = charges.find((x) => x.request_id === d.request_id)!;
+        // Doubling the output rate adds the output part once more: output credits as stamped.
+        assert.equal(d.difference, c.bill!.credits.output, `${d.request_id}: the difference is its output credits`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,10 +3,62 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { ModelRecord } from '../../src/catalog/types.ts';
 
-/** The seed's formula (RUN_CREDIT + tokens at catalog prices × 1.05 × 1000), in plain arithmetic; an unpriced model meters 0. */
-export function expectedCredits(model: ModelRecord, prompt: number, completion: number): number {
-  if (model.input_usd_per_1m === null || model.output_usd_per_1m === null) return 0;
-  return 1 + ((prompt * model.input_usd_per_1m + completion * model.output_usd_per_1m) / 1e6) * 1.05 * 1000;
+/** Token counts inside the two totals, and what picks the price set (all optional). */
+export interface ExpectedClasses {
+  cached?: number;
+  cacheWrite5m?: number;
+  cacheWrite1h?: number;
+  reasoning?: number;
+  audioInput?: number;
+  imageInput?: number;
+  audioOutput?: number;
+  imageOutput?: number;
+  /** The service tier the provider reported serving. */
+  serviceTier?: string;
+  /** When the request started (the price in force then applies); now by default. */
+  at?: Date;
+}
+
+/**
+ * The money rule in plain arithmetic, written from the README, not from src/: RUN_CREDIT + each
+ * token class at its rate (a class without its own rate takes the input or output rate) × 1.05 ×
+ * 1000, at the price set in force at `at`, the served service tier, and the context tier the input
+ * (cache included) is strictly above. An unpriced model meters its tokens at 0 but a turn still
+ * costs the run credit.
+ */
+export function expectedCredits(model: ModelRecord, prompt: number, completion: number, classes: ExpectedClasses = {}): number {
+  if (prompt + completion === 0) return 0;
+  const at = (classes.at ?? new Date()).getTime();
+  let set: any = model;
+  for (const change of model.price_changes ?? []) {
+    const from = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(change.effective_from) ? `${change.effective_from}T00:00:00Z` : change.effective_from);
+    if (from <= at) set = change;
+  }
+  if (set.input_usd_per_1m === null || set.output_usd_per_1m === null) return 1;
+  if (classes.serviceTier && set.service_tiers?.[classes.serviceTier]) set = set.service_tiers[classes.serviceTier];
+  const tier = [...(set.context_tiers ?? [])].sort((a: any, b: any) => b.above_input_tokens - a.above_input_tokens).find((t: any) => prompt > t.above_input_tokens);
+  if (tier) set = tier;
+  const rate = (field: string, fallback: 'input' | 'output') => set[`${field}_usd_per_1m`] ?? set[`${fallback}_usd_per_1m`];
+  const inputParts: [string, number][] = [
+    ['cache_read', classes.cached ?? 0],
+    ['cache_write_5m', classes.cacheWrite5m ?? 0],
+    ['cache_write_1h', classes.cacheWrite1h ?? 0],
+    ['audio_input', classes.audioInput ?? 0],
+    ['image_input', classes.imageInput ?? 0],
+  ];
+  const outputParts: [string, number][] = [
+    ['reasoning', classes.reasoning ?? 0],
+    ['audio_output', classes.audioOutput ?? 0],
+    ['image_output', classes.imageOutput ?? 0],
+  ];
+  const plainInput = prompt - inputParts.reduce((sum, [, n]) => sum + n, 0);
+  const plainOutput = completion - outputParts.reduce((sum, [, n]) => sum + n, 0);
+  const usd =
+    plainInput * set.input_usd_per_1m +
+    plainOutput * set.output_usd_per_1m +
+    inputParts.reduce((sum, [cls, n]) => sum + n * rate(cls, 'input'), 0) +
+    outputParts.reduce((sum, [cls, n]) => sum + n * rate(cls, 'output'), 0);
+  return 1 + (usd / 1e6) * 1.05 * 1000;
 }
 
 /** The APIError a call must fail with, for asserting its status, code and message. */

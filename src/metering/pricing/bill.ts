@@ -22,6 +22,8 @@ export interface BillStamp {
   catalog: string;
   /** `<model>@<base|effective_from>[/<service tier>][><context threshold>]`, or `<model>@unpriced`. */
   rate: string;
+  /** The service tier the provider reported serving, when it reported one. */
+  service_tier?: string;
   /** Tokens per class and count per unit (only those consumed). */
   usage: Record<string, number>;
   /** Rates used: USD per 1M tokens for a class, USD per unit for a unit. */
@@ -85,6 +87,7 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
   const stamp: BillStamp = {
     catalog: model ? catalogVersionOf(model) : 'none',
     rate: `${model?.model_id ?? 'unknown'}@${set && period ? `${period.name}${set.label}` : 'unpriced'}`,
+    ...(usage.service_tier === undefined ? {} : { service_tier: usage.service_tier }),
     usage: {},
     rates: {},
     credits: { run: formatCredits(RUN_CREDIT * PICO_PER_CREDIT) },
