@@ -1,13 +1,28 @@
 /**
- * Generates docs/capabilities.md: provider × capability, from the catalog (what each provider
- * claims), the adapter registry (what Tollbooth translates) and the tests (what a replayed
- * recording proves, via `proves(...)` calls). Run: `npm run docs:capabilities`.
+ * Generates docs/capabilities.md: provider × capability (and × the operations only some vendors
+ * serve), from the catalog (what each provider claims; for an operation, whether the vendor's
+ * documented paths list it), the adapter registry (what Tollbooth translates) and the tests (what a
+ * replayed recording proves, via `proves(...)` calls). Run: `npm run docs:capabilities`.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Catalog } from '../src/catalog/catalog.ts';
 import { hasAdapter } from '../src/providers/registry.ts';
-import { CAPABILITIES } from '../test/support/capabilities.ts';
+import type { ProviderRecord } from '../src/catalog/types.ts';
+import { CAPABILITIES, OPERATIONS } from '../test/support/capabilities.ts';
+
+/** The paths below a provider's base URL that serve each operation (OpenAI's wire, Cohere's). */
+const OPERATION_PATHS: Record<(typeof OPERATIONS)[number], { label: string; paths: string[] }> = {
+  text_completion: { label: 'completions', paths: ['/completions'] },
+  rerank: { label: 'rerank', paths: ['/rerank', '/v2/rerank'] },
+  audio_speech: { label: 'speech', paths: ['/audio/speech'] },
+};
+
+function offers(provider: ProviderRecord, capability: string): boolean {
+  const operation = OPERATION_PATHS[capability as (typeof OPERATIONS)[number]];
+  if (operation) return operation.paths.some((path) => provider.passthrough_paths.includes(path));
+  return (provider.capabilities as string[]).includes(capability);
+}
 
 const ROOT = new URL('..', import.meta.url).pathname;
 export const MATRIX_FILE = join(ROOT, 'docs', 'capabilities.md');
@@ -48,10 +63,11 @@ function walk(dir: string): string[] {
 }
 
 export function renderMatrix(catalog: Catalog, evidence = findEvidence()): string {
-  const header = ['provider', 'api', ...CAPABILITIES.map((c) => c.replace('_', ' '))];
+  const columns: string[] = [...CAPABILITIES, ...OPERATIONS];
+  const header = ['provider', 'api', ...CAPABILITIES.map((c) => c.replace('_', ' ')), ...OPERATIONS.map((o) => OPERATION_PATHS[o].label)];
   const rows = [...catalog.providers.values()].map((p) => {
-    const cells = CAPABILITIES.map((c) => {
-      const claimed = p.capabilities.includes(c);
+    const cells = columns.map((c) => {
+      const claimed = offers(p, c);
       const proof = hasAdapter(p.api) ? evidence.get(p.name)?.get(c) : undefined;
       if (!claimed) return '—';
       return proof === undefined ? '◌' : proof.borrowed ? '≈' : '✓';
@@ -69,7 +85,9 @@ export function renderMatrix(catalog: Catalog, evidence = findEvidence()): strin
     '',
     'Through the unified API: ✓ a test replays a recording of this provider doing it through the real sidecar ·',
     '≈ proven with another vendor’s recording of the same wire format (no recording of this provider exists) ·',
-    '◌ the catalog claims it but no replay test proves it yet · — not offered.',
+    '◌ the catalog claims it but no replay test proves it yet · — not offered. Completions, rerank and speech',
+    '(POST /v1/completions, /v1/rerank, /v1/audio/speech) are offered where the vendor’s documented paths',
+    '(`passthrough_paths`) list them.',
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,

@@ -55,6 +55,8 @@ export interface NativeRequestInfo {
   stream: boolean;
   /** The provider does not bill this call by tokens (a model listing, a token count): usage 0. */
   unbilled?: true;
+  /** Non-token units the request itself fixes (speech: its input's characters). */
+  units?: Record<string, number>;
 }
 
 /** Reads usage from a native response without changing a byte of it. */

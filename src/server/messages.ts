@@ -1,7 +1,7 @@
 /**
  * The Anthropic Messages API on the unified root: POST /v1/messages for every catalog model (native
- * on Anthropic deployments, bridged through the provider's chat adapter elsewhere) and POST
- * /v1/messages/count_tokens (Anthropic's and Gemini's own count, an estimate elsewhere; never charged). The
+ * on Anthropic deployments and Bedrock's Anthropic models, bridged through the provider's chat
+ * adapter elsewhere) and POST /v1/messages/count_tokens (Anthropic's and Gemini's own count, an estimate elsewhere; never charged). The
  * exchange pipeline does admission, fallback and metering; this route owes Anthropic's error shape.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +13,7 @@ import { estimateInputTokens, geminiTokenCount } from '../providers/messages/cou
 import { anthropicErrorBody, anthropicErrorEvent } from '../providers/messages/errors.ts';
 import { messagesModelId } from '../providers/messages/model-name.ts';
 import { messagesNative } from '../providers/messages/native.ts';
+import { isBedrockAnthropic, messagesBedrockNative } from '../providers/messages/bedrock-native.ts';
 import { planTargets } from '../routing/plan.ts';
 import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
@@ -39,7 +40,7 @@ export const messagesHandler: Handler = anthropicErrors(async (ctx, req, res) =>
     stream,
     raw,
     admissionBody: body,
-    prepare: (target) => prepareWith(target, target.provider.api === 'anthropic' ? messagesNative(target, forwarded) : messagesBridge(target, body.model as string), body),
+    prepare: (target) => prepareWith(target, messagesAdapter(target, forwarded, body.model as string), body),
   });
 });
 
@@ -71,6 +72,13 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
     overrides: { strategy: 'priority', promptChars: 0 },
   });
 });
+
+/** Native on Anthropic and on Bedrock's Anthropic models (InvokeModel with a Messages body); bridged elsewhere. */
+function messagesAdapter(target: Target, forwarded: Record<string, string>, model: string) {
+  if (target.provider.api === 'anthropic') return messagesNative(target, forwarded);
+  if (target.provider.api === 'bedrock' && isBedrockAnthropic(target.upstreamModel)) return messagesBedrockNative(target, forwarded);
+  return messagesBridge(target, model);
+}
 
 /** Anthropic and Gemini count tokens themselves; the others get an estimate. */
 function countsNatively(target: Target): boolean {

@@ -1,11 +1,16 @@
 /**
- * The unified (OpenAI-compatible) API for JSON operations: chat completions (streamed or not),
- * embeddings, image generations. Parses and checks the request, resolves the model, admits it and
- * hands it to the exchange pipeline (src/exchange/) with the translating body handler.
+ * The unified (OpenAI-compatible) API for JSON operations: chat completions and legacy text
+ * completions (streamed or not), embeddings, image generations, rerank (the Cohere/Jina shape) and
+ * text to speech (audio streamed back as it comes). Parses and checks the request, resolves the
+ * model, admits it and hands it to the exchange pipeline (src/exchange/) with the body handler the
+ * operation needs.
  */
+import type { Catalog } from '../catalog/catalog.ts';
 import type { Operation } from '../catalog/types.ts';
 import { GatewayError } from '../errors/catalog.ts';
+import { binaryStream } from '../exchange/body/binary-stream.ts';
 import type { Prepared } from '../exchange/exchange-request.ts';
+import { speechCharacters } from '../providers/openai-compatible/speech.ts';
 import { createAdapter } from '../providers/registry.ts';
 import type { Target } from '../routing/target.ts';
 import { parseJsonObject, readBody } from './body.ts';
@@ -22,13 +27,14 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
     const resolution = runtime.catalog.resolve(modelId);
     const model = resolution.model;
     if (!model.operations.includes(operation)) {
-      throw new GatewayError('operation_not_supported', `The model '${model.model_id}' does not support ${operation}.`, { param: 'model' });
+      throw new GatewayError('operation_not_supported', notServed(runtime.catalog, model.model_id, operation), { param: 'model' });
     }
     ctx.labels.model = model.model_id;
     if (resolution.requested.status !== 'active' && resolution.requested.status !== 'preview') {
       ctx.services.metrics.deprecatedModelRequests.labels(resolution.requested.model_id, model.model_id).inc();
     }
-    const stream = operation === 'chat' && body.stream === true;
+    const speech = operation === 'audio_speech';
+    const stream = speech || ((operation === 'chat' || operation === 'text_completion') && body.stream === true);
     await runUnified(ctx, res, {
       caller,
       resolution,
@@ -38,6 +44,8 @@ export function unifiedHandler(operation: Exclude<Operation, 'audio_transcriptio
       raw,
       admissionBody: body,
       prepare: (target) => prepare(target, operation, body),
+      // Speech answers audio, passed through as it comes; its usage is its input's characters.
+      ...(speech ? { overrides: { handler: binaryStream, promptChars: speechCharacters(body.input) } } : {}),
     });
   };
 }
@@ -67,5 +75,36 @@ function checkBody(operation: Operation, body: Record<string, unknown>): string 
   if (operation === 'images' && typeof body.prompt !== 'string') {
     throw new GatewayError('invalid_request', "'prompt' must be a string.", { param: 'prompt' });
   }
+  if (operation === 'text_completion' && typeof body.prompt !== 'string' && !Array.isArray(body.prompt)) {
+    throw new GatewayError('invalid_request', "'prompt' must be a string or an array.", { param: 'prompt' });
+  }
+  if (operation === 'rerank') {
+    if (typeof body.query !== 'string' || body.query.length === 0) {
+      throw new GatewayError('invalid_request', "'query' must be a non-empty string.", { param: 'query' });
+    }
+    if (!Array.isArray(body.documents) || body.documents.length === 0) {
+      throw new GatewayError('invalid_request', "'documents' must be a non-empty array.", { param: 'documents' });
+    }
+  }
+  if (operation === 'audio_speech' && (typeof body.input !== 'string' || body.input.length === 0)) {
+    throw new GatewayError('invalid_request', "'input' must be a non-empty string (the text to speak).", { param: 'input' });
+  }
   return body.model;
+}
+
+const OPERATION_NAMES: Record<Operation, string> = {
+  chat: 'chat completions',
+  embeddings: 'embeddings',
+  images: 'image generation',
+  audio_transcription: 'audio transcription',
+  text_completion: 'text completions (POST /v1/completions)',
+  rerank: 'rerank (POST /v1/rerank)',
+  audio_speech: 'text to speech (POST /v1/audio/speech)',
+};
+
+/** Why the model cannot do this, and which catalog models can (a few, by id). */
+function notServed(catalog: Catalog, modelId: string, operation: Operation): string {
+  const servers = [...catalog.models.values()].filter((m) => m.status === 'active' && m.operations.includes(operation)).map((m) => m.model_id);
+  const hint = servers.length === 0 ? '' : ` Models that do: ${servers.slice(0, 5).join(', ')}${servers.length > 5 ? ', …' : ''}.`;
+  return `The model '${modelId}' does not support ${OPERATION_NAMES[operation]}.${hint}`;
 }

@@ -13,6 +13,8 @@ import { startBedrockGateway } from '../providers/bedrock/bedrock-gateway.ts';
 import { eventStreamReply, expectedFromEvents, recordedFrames, signed } from '../providers/bedrock/bedrock-upstream.ts';
 
 const HAIKU = { model: 'bedrock/claude-haiku-4.5', path: '/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0' };
+// Messages on Bedrock's Anthropic models is native (messages-bedrock-native.test.ts); Nova is bridged.
+const NOVA = { model: 'bedrock/nova-2-lite', path: '/model/us.amazon.nova-2-lite-v1%3A0' };
 const billedPrompt = (u: any) => u.inputTokens + (u.cacheReadInputTokens ?? 0) + (u.cacheWriteInputTokens ?? 0);
 
 describe('Responses and Messages APIs bridged to Bedrock Converse', () => {
@@ -26,12 +28,12 @@ describe('Responses and Messages APIs bridged to Bedrock Converse', () => {
     await gw.close();
     await upstream.close();
   });
-  const assertCharge = async (prompt: number, completion: number) => {
+  const assertCharge = async (prompt: number, completion: number, served = HAIKU) => {
     const record = (await gw.usage()).at(-1)!;
     assert.equal(record.provider, 'bedrock');
     assert.equal(record.prompt_tokens, prompt);
     assert.equal(record.completion_tokens, completion);
-    assert.ok(Math.abs(Number(record.credits) - expectedCredits(gw.catalog().resolve(HAIKU.model).model, prompt, completion)) < 1e-9);
+    assert.ok(Math.abs(Number(record.credits) - expectedCredits(gw.catalog().resolve(served.model).model, prompt, completion)) < 1e-9);
   };
 
   test('responses.stream: text reassembled from converse-stream, usage and credits from its metadata event', async () => {
@@ -50,13 +52,13 @@ describe('Responses and Messages APIs bridged to Bedrock Converse', () => {
   test('messages.create: the Converse answer as a Message', async () => {
     upstream.reset();
     const recorded = fixtureJson('bedrock/amazon-bedrock-text.json');
-    upstream.on('POST', `${HAIKU.path}/converse`, signed({ json: recorded }));
+    upstream.on('POST', `${NOVA.path}/converse`, signed({ json: recorded }));
     const sdk = new Anthropic({ baseURL: gw.url, apiKey: CALLER_KEYS.member, maxRetries: 0 });
-    const message = await sdk.messages.create({ model: HAIKU.model, max_tokens: 128, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello' }] });
+    const message = await sdk.messages.create({ model: NOVA.model, max_tokens: 128, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello' }] });
     const text = recorded.output.message.content.filter((b: any) => typeof b.text === 'string').map((b: any) => b.text).join('');
     assert.equal(message.content.filter((b) => b.type === 'text').map((b) => (b as any).text).join(''), text);
     assert.equal(message.usage.output_tokens, recorded.usage.outputTokens);
     assert.deepEqual(upstream.last().json().system, [{ text: 'Be brief.' }]);
-    await assertCharge(billedPrompt(recorded.usage), recorded.usage.outputTokens);
+    await assertCharge(billedPrompt(recorded.usage), recorded.usage.outputTokens, NOVA);
   });
 });

@@ -3,11 +3,14 @@
  * recording through the real sidecar says which capabilities it proves with `proves(...)`; the
  * matrix generator finds these calls in the test sources, and a ✓ appears only where one exists.
  */
-import type { Capability } from '../../src/catalog/types.ts';
+import type { Capability, Operation } from '../../src/catalog/types.ts';
 
 export const CAPABILITIES = ['chat', 'stream', 'tools', 'streaming_tools', 'vision', 'thinking', 'embeddings', 'images', 'audio'] as const satisfies readonly Capability[];
 
-type Cap = (typeof CAPABILITIES)[number];
+/** Operations beyond chat that only some vendors serve: a provider offers one where its documented paths list it. */
+export const OPERATIONS = ['text_completion', 'rerank', 'audio_speech'] as const satisfies readonly Operation[];
+
+type Cap = (typeof CAPABILITIES)[number] | (typeof OPERATIONS)[number];
 
 /** Marks the enclosing test as evidence that `provider` supports `capabilities` through the unified API. */
 export function proves(provider: string, ...capabilities: Cap[]): void {

@@ -1,5 +1,6 @@
 /**
- * The Cohere v2 adapter: unified chat ↔ /v2/chat and unified embeddings ↔ /v2/embed, and the native
+ * The Cohere v2 adapter: unified chat ↔ /v2/chat, unified embeddings ↔ /v2/embed and unified rerank
+ * ↔ /v2/rerank (rerank.ts), and the native
  * passthrough (cohere-ai's CohereClientV2 pointed at /cohere) described and tapped for usage.
  * The bearer credential comes from the catalog, not from here.
  */
@@ -16,6 +17,7 @@ import { streamTap } from '../unified/translated-stream.ts';
 import { chatRequest } from './chat-request.ts';
 import { completionFromChat } from './chat-response.ts';
 import { embeddingsFromCohere, embedRequest } from './embed.ts';
+import { rerankFromCohere, rerankRequest, usageOfRerank, type RerankContext } from './rerank.ts';
 import { CohereStream } from './stream.ts';
 import { usageFromCohere } from './usage.ts';
 
@@ -27,27 +29,34 @@ interface CohereContext {
   includeUsage: boolean;
   /** Embeddings were asked for as base64. */
   base64: boolean;
+  rerank?: RerankContext;
 }
+
+const PATHS: Partial<Record<Operation, string>> = { chat: '/v2/chat', embeddings: '/v2/embed', rerank: '/v2/rerank' };
 
 export function createCohereAdapter(target: Target): ProviderAdapter<CohereContext> {
   return {
     request(operation, body) {
       const stream = operation === 'chat' && body.stream === true;
+      const path = PATHS[operation];
+      if (path === undefined) throw new GatewayError('operation_not_supported', `Cohere serves chat, embeddings and rerank, not ${operation}.`, { param: 'model' });
+      const context: CohereContext = { includeUsage: wantsStreamUsage(body), base64: body.encoding_format === 'base64' };
       let payload: Record<string, unknown>;
       if (operation === 'chat') payload = chatRequest(body, target);
       else if (operation === 'embeddings') payload = embedRequest(body, target);
-      else throw new GatewayError('operation_not_supported', `Cohere serves chat and embeddings, not ${operation}.`, { param: 'model' });
+      else ({ payload, context: context.rerank } = rerankRequest(body, target));
       return {
         method: 'POST',
-        path: operation === 'chat' ? '/v2/chat' : '/v2/embed',
+        path,
         headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(payload),
-        context: { includeUsage: wantsStreamUsage(body), base64: body.encoding_format === 'base64' },
+        context,
       };
     },
 
     response(operation, raw, context) {
       const body = parseUpstreamJson(target, raw);
+      if (operation === 'rerank') return rerankFromCohere(body, target, context.rerank ?? { returned: null });
       return operation === 'embeddings' ? embeddingsFromCohere(body, target, context.base64) : completionFromChat(target, body);
     },
 
@@ -68,16 +77,18 @@ export function createCohereAdapter(target: Target): ProviderAdapter<CohereConte
       if (contentType.includes('text/event-stream')) {
         return streamTap(new CohereStream(target, { emit: false, includeUsage: false, model: target.upstreamModel }));
       }
-      // Chat bills in `usage`, embed (and rerank) in `meta`; both carry billed_units.
+      // Rerank bills search units in `meta`; chat bills in `usage`, embed in `meta`, both billed_units.
+      if (info.operation === 'rerank') return jsonBodyTap((body) => usageOfRerank(body.meta));
       return jsonBodyTap((body) => usageFromCohere(body.usage ?? body.meta, info.operation === 'embeddings'));
     },
   };
 }
 
-/** null: not an inference call. Rerank has no operation of its own; it is input-only, like embed. */
+/** null: not an inference call. */
 function operationOf(path: string): Operation | null {
   const p = path.split('?')[0]!;
   if (/\/v2\/chat\/?$/.test(p)) return 'chat';
-  if (/\/v2\/(embed|rerank)\/?$/.test(p)) return 'embeddings';
+  if (/\/v2\/embed\/?$/.test(p)) return 'embeddings';
+  if (/\/v2\/rerank\/?$/.test(p)) return 'rerank';
   return null;
 }

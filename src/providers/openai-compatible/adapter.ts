@@ -1,7 +1,8 @@
 /**
  * The one adapter for OpenAI and every OpenAI-compatible vendor (Groq, DeepSeek, xAI, Mistral,
  * Cerebras, Together, Fireworks, Perplexity, OpenRouter, vLLM). What differs between them is data:
- * the provider record's base_url and openai_compat switches.
+ * the provider record's base_url, openai_compat switches and passthrough_paths (a vendor serves
+ * text completions, rerank or speech only where its documented paths list them).
  */
 import type { Operation } from '../../catalog/types.ts';
 import { GatewayError } from '../../errors/catalog.ts';
@@ -9,6 +10,7 @@ import type { Target } from '../../routing/target.ts';
 import { bytesBodyTap } from '../body-tap.ts';
 import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
 import { upstreamError } from '../upstream-error.ts';
+import { speechCharacters, SpeechStream, speechTap } from './speech.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
 import { normalize } from './normalize.ts';
 import { usageField, usageFromOpenAI, usageOfBody } from './usage.ts';
@@ -23,10 +25,21 @@ const PATHS: Record<Operation, string> = {
   audio_speech: '/audio/speech',
 };
 
+/** Served only by the vendors whose documented paths (the catalog's passthrough_paths) list them. */
+const LISTED_ONLY = new Set<Operation>(['text_completion', 'rerank', 'audio_speech']);
+
+const DESCRIBED: Record<string, string> = {
+  text_completion: 'text completions (/completions)',
+  rerank: 'rerank (/rerank)',
+  audio_speech: 'text to speech (/audio/speech)',
+};
+
 /** What an OpenAI-compatible answer's translation needs from its request. */
 export interface OpenAIContext {
   /** Usage was asked for on the caller's behalf: its chunk is hidden from the caller. */
   hideUsageChunk: boolean;
+  /** Speech: what the answer is billed for (speech.ts). */
+  speech?: { characters: number; sse: boolean };
 }
 
 export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<OpenAIContext> {
@@ -34,9 +47,12 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
 
   return {
     request(operation, body): UpstreamRequest<OpenAIContext> {
+      if (LISTED_ONLY.has(operation) && !target.provider.passthrough_paths.includes(PATHS[operation])) {
+        throw new GatewayError('operation_not_supported', `${target.provider.display_name} does not serve ${DESCRIBED[operation]}.`, { param: 'model' });
+      }
       let hideUsageChunk = false;
       const upstream: Record<string, unknown> = { ...body, model: target.upstreamModel };
-      const stream = operation === 'chat' && body.stream === true;
+      const stream = (operation === 'chat' || operation === 'text_completion') && body.stream === true;
       if (stream && compat) {
         const asked = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
         if (!compat.accepts_stream_options) delete upstream.stream_options;
@@ -45,6 +61,16 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
           upstream.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
           hideUsageChunk = true;
         }
+      }
+      if (operation === 'audio_speech') {
+        const speech = { characters: speechCharacters(body.input), sse: body.stream_format === 'sse' };
+        return {
+          method: 'POST',
+          path: PATHS[operation],
+          headers: { 'content-type': 'application/json', accept: speech.sse ? 'text/event-stream' : '*/*' },
+          body: JSON.stringify(upstream),
+          context: { hideUsageChunk, speech },
+        };
       }
       return {
         method: 'POST',
@@ -57,12 +83,13 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
 
     response(operation, raw) {
       const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      const embeddings = operation === 'embeddings';
+      // Rerank (Together's) reports input tokens only, like embeddings.
+      const embeddings = operation === 'embeddings' || operation === 'rerank';
       const notJson = () =>
         new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
           details: { provider: target.provider.name },
         });
-      if (compat?.tool_calls_incomplete || compat?.content_parts) {
+      if (operation === 'chat' && (compat?.tool_calls_incomplete || compat?.content_parts)) {
         // This vendor's answers may need fixing: the whole body is read.
         let body: Record<string, unknown>;
         try {
@@ -83,31 +110,48 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
       return { body: raw, usage };
     },
 
-    stream: (_operation, context) => new OpenAIStream({ compat, hideUsageChunk: context.hideUsageChunk, emit: true }),
+    stream: (operation, context) =>
+      operation === 'audio_speech'
+        ? new SpeechStream({ characters: context.speech?.characters ?? 0, sse: context.speech?.sse ?? false, tokenPriced: tokenPriced(target) })
+        : new OpenAIStream({ compat, hideUsageChunk: context.hideUsageChunk, emit: true, countText: operation === 'text_completion' }),
 
     error: (status, headers, raw) => upstreamError(target, status, headers, raw),
 
     describeNative(path, body): NativeRequestInfo {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      const operation = operationOf(path);
       return {
-        operation: operationOf(path),
+        operation,
         upstreamModel: typeof b.model === 'string' ? b.model : null,
         stream: b.stream === true,
+        ...(operation === 'audio_speech' ? { units: { character: speechCharacters(b.input) } } : {}),
       };
     },
 
     tap(info, contentType) {
-      if (contentType.includes('text/event-stream')) return openAIStreamTap(compat);
-      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation === 'embeddings'));
+      if (info.operation === 'audio_speech') return speechTap(info.units?.character ?? 0, contentType, tokenPriced(target));
+      if (contentType.includes('text/event-stream')) return openAIStreamTap(compat, info.operation === 'text_completion');
+      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation === 'embeddings' || info.operation === 'rerank'));
     },
   };
 }
 
 function operationOf(path: string): Operation {
-  if (path.includes('/embeddings')) return 'embeddings';
-  if (path.includes('/images/')) return 'images';
-  if (path.includes('/audio/')) return 'audio_transcription';
+  const p = path.split('?')[0]!;
+  if (p.includes('/embeddings')) return 'embeddings';
+  if (p.includes('/images/')) return 'images';
+  if (p.endsWith('/audio/speech')) return 'audio_speech';
+  if (p.includes('/audio/')) return 'audio_transcription';
+  if (p.endsWith('/rerank')) return 'rerank';
+  // /completions, but not /chat/completions (nor Mistral's /fim/completions, which is code
+  // completion billed like chat).
+  if (/(^|\/v1)\/completions$/.test(p)) return 'text_completion';
   return 'chat';
+}
+
+/** The catalog prices the served model by tokens (speech without reported tokens: estimated). */
+function tokenPriced(target: Target): boolean {
+  return target.model !== null && target.model.input_usd_per_1m !== null;
 }
 
 /** First and last non-space bytes are braces: a cheap guard against HTML error pages and the like. */

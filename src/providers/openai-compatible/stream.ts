@@ -16,6 +16,11 @@ export interface OpenAIStreamOptions {
   hideUsageChunk: boolean;
   /** Build client output (unified API) or only watch (passthrough tap). */
   emit: boolean;
+  /**
+   * Legacy text completions: the generated text is `choices[].text`, a key chat chunks do not
+   * use, so such chunks are parsed to count it (openai-completion-text.chunks.txt).
+   */
+  countText?: boolean;
 }
 
 export class OpenAIStream implements StreamTranslator {
@@ -79,7 +84,7 @@ export class OpenAIStream implements StreamTranslator {
     const failed = event === 'error' || facts.errorObject || facts.failedResponse;
     if (failed) this.outcome = 'error';
     else {
-      this.generatedChars += facts.generatedChars;
+      this.generatedChars += this.#options.countText ? completionTextChars(data) : facts.generatedChars;
       if (facts.finished) this.#sawFinish = true;
     }
 
@@ -97,8 +102,8 @@ export class OpenAIStream implements StreamTranslator {
 }
 
 /** Passthrough: the same reader, producing nothing. */
-export function openAIStreamTap(compat: OpenAICompat | null): UsageTap {
-  const stream = new OpenAIStream({ compat, hideUsageChunk: false, emit: false });
+export function openAIStreamTap(compat: OpenAICompat | null, countText = false): UsageTap {
+  const stream = new OpenAIStream({ compat, hideUsageChunk: false, emit: false, countText });
   return {
     push: (chunk) => void stream.push(chunk),
     finish: () => {
@@ -115,4 +120,13 @@ function safeParse(data: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+/** Characters of `choices[].text` in a text-completion chunk. */
+function completionTextChars(data: string): number {
+  const choices = safeParse(data)?.choices;
+  if (!Array.isArray(choices)) return 0;
+  let n = 0;
+  for (const c of choices) if (typeof (c as { text?: unknown })?.text === 'string') n += (c as { text: string }).text.length;
+  return n;
 }
