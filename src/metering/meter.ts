@@ -103,12 +103,13 @@ export class Meter {
     }
     if (result.pico > 0n) {
       m.credits.labels(x.caller.orgId, target.provider.name, modelLabel).inc(Number(result.pico) / Number(PICO_PER_CREDIT));
+      for (const [line, credits] of Object.entries(result.bill?.credits ?? {})) m.creditsByClass.labels(x.caller.orgId, line).inc(Number(credits));
     }
     if (result.unpriced) {
       m.unpriced.labels(target.provider.name, modelLabel).inc();
       if (!this.#unpricedLogged.has(modelLabel)) {
         this.#unpricedLogged.add(modelLabel);
-        this.#log.warn({ provider: target.provider.name, model: modelLabel }, 'model has no catalog price: metered at 0 credits');
+        this.#log.warn({ provider: target.provider.name, model: modelLabel }, 'model (or unit) has no catalog price: metered at 0 credits, the run credit still charged');
       }
     }
     return { record, written };

@@ -150,9 +150,15 @@ export function createMetrics() {
       labelNames: ['org', 'provider', 'model'] as const,
       registers: [registry],
     }),
+    creditsByClass: new Counter({
+      name: 'tollbooth_credits_by_class_total',
+      help: 'Credits charged for managed usage, by org and bill line: run (the run credit), a token class (input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, audio_*, image_*) or a unit (image, character, search, …).',
+      labelNames: ['org', 'class'] as const,
+      registers: [registry],
+    }),
     unpriced: new Counter({
       name: 'tollbooth_unpriced_usage_total',
-      help: 'Served calls to a model without a catalog price: metered at 0 credits.',
+      help: 'Served calls that consumed something without a catalog price (an unpriced model, a unit without a price): that part metered at 0 credits, the run credit still charged.',
       labelNames: ['provider', 'model'] as const,
       registers: [registry],
     }),

@@ -73,19 +73,28 @@ describe('pricing through the sidecar', () => {
   });
 
   test('an unpriced model: the managed turn costs the run credit, flagged, counted in the metric', async () => {
-    const before = unpricedCount(await gw.metrics());
+    const metricsBefore = await gw.metrics();
+    const before = unpricedCount(metricsBefore);
+    const runBefore = runCredits(metricsBefore);
     const { charge } = await chargeFor('unpriced-test', fixtureJson(RECORDING));
     assert.equal(charge.credits, '1');
     assert.equal(charge.unpriced, true);
     assert.equal(charge.bill?.rate, 'unpriced-test@unpriced');
     assert.deepEqual(charge.bill?.rates, {}, 'no token rate was used');
-    assert.equal(unpricedCount(await gw.metrics()), before + 1);
+    const metricsAfter = await gw.metrics();
+    assert.equal(unpricedCount(metricsAfter), before + 1);
+    assert.equal(runCredits(metricsAfter), runBefore + 1, 'the run credit shows in the credits by class');
   });
 });
 
 /** Exact decimal credits against the rule in floating point (1e-9 credit is far below any price step here). */
 function near(credits: string, expected: number): void {
   assert.ok(Math.abs(Number(credits) - expected) < 1e-9, `${credits} ≈ ${expected}`);
+}
+
+function runCredits(metrics: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith('tollbooth_credits_by_class_total{org="acme",class="run"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
 function unpricedCount(metrics: string): number {
