@@ -206,7 +206,8 @@ class OtelAttemptTrace implements AttemptTrace {
     if (record !== null && outcome !== 'upstream_error') {
       span.setAttributes({ [ATTR.responseModel]: record.upstream_model, ...chargeAttributes(record) });
     }
-    const errorType = error?.code ?? (outcome === 'ok' ? null : outcome);
+    // The client leaving shows as itself, not as the transport error it caused.
+    const errorType = outcome === 'aborted' ? 'aborted' : (error?.code ?? (outcome === 'ok' ? null : outcome));
     if (errorType !== null) {
       span.setAttribute(ATTR.errorType, errorType);
       // The caller leaving is no failure of the upstream call.

@@ -150,7 +150,7 @@ describe('traces on: spans per request and per attempt, exported over OTLP/HTTP'
       'server.address': '127.0.0.1',
       'url.full': `${primary.url}/v1/chat/completions`,
     });
-    assert.equal(typeof first.attributes['error.type'], 'string');
+    assert.equal(first.attributes['error.type'], 'upstream_error');
     assert.equal(first.status, ERROR);
     assert.equal(second.name, 'chat openai/gpt-6-luna');
     assert.partialDeepStrictEqual(second.attributes, {
@@ -269,7 +269,8 @@ describe('traces on: spans per request and per attempt, exported over OTLP/HTTP'
     assert.equal(found.d.server.attributes['http.response.status_code'], denied.status);
     assert.equal(found.d.server.name, 'POST /v1/chat/completions');
     assert.notEqual(found.d.server.status, ERROR);
-    assert.equal(typeof found.d.server.attributes['error.type'], 'string');
+    assert.equal(found.d.server.attributes['error.type'], 'invalid_api_key');
+    assert.equal(found.d.server.attributes['tollbooth.org'], undefined);
   });
 
   test('no secret and no content in any exported span', async () => {
