@@ -4,7 +4,7 @@
  * rate-limited); managed charges are paid from the period allowance first, then the wallet.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readLedger } from '../support/ledger.ts';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
@@ -63,12 +63,7 @@ describe('plans', () => {
   }
 
   function ledgerEntries(): any[] {
-    const dir = join(gw.dir, 'data');
-    return readdirSync(dir)
-      .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-      .sort()
-      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-      .map((l) => JSON.parse(l));
+    return readLedger(join(gw.dir, 'data'));
   }
 
   test('a model outside the plan: 403 model_not_in_plan, nothing sent upstream', async () => {

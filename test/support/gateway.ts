@@ -4,7 +4,7 @@
  * upstream, and a few caller keys.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -15,6 +15,7 @@ import type { UsageRecord } from '../../src/metering/record.ts';
 import type { Logger } from '../../src/util/log.ts';
 import type { Catalog } from '../../src/catalog/catalog.ts';
 import { FakeUpstream } from './fake-upstream.ts';
+import { ledgerCharges } from './ledger.ts';
 import { CATALOG_DIR, loadTestCatalog } from './catalog.ts';
 
 
@@ -79,10 +80,12 @@ export function writeTestConfig(options: Omit<TestGatewayOptions, 'logger'>): { 
       ...options.credentials?.[name],
     };
   });
+  const { ledger, ...overrides } = options.config ?? {};
   const config = {
     listeners: { proxy: { host: '127.0.0.1', port: 0 }, ops: { host: '127.0.0.1', port: 0 } },
     catalog: CATALOG_DIR,
-    ledger: { dir: join(dir, 'data') },
+    // The compact line format (the default for new files), whatever the config schema's default is.
+    ledger: { dir: join(dir, 'data'), format: 2, ...(ledger as Record<string, unknown> | undefined) },
     orgs: [{ id: 'acme', name: 'Acme' }, { id: 'globex', name: 'Globex' }],
     keys: [
       { id: 'acme-app', org: 'acme', role: 'member', hash: sha(CALLER_KEYS.member) },
@@ -92,7 +95,7 @@ export function writeTestConfig(options: Omit<TestGatewayOptions, 'logger'>): { 
     ],
     credentials,
     log: { level: 'silent' },
-    ...options.config,
+    ...overrides,
   };
   const file = join(dir, 'tollbooth.yaml');
   writeFileSync(file, stringify(config));
@@ -123,16 +126,8 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   };
 }
 
-/** The ledger's charge entries (files `ledger-NNNNNN.jsonl`, in order), as the UsageRecords they carry. */
-export function ledgerCharges(ledgerDir: string): UsageRecord[] {
-  if (!existsSync(ledgerDir)) return [];
-  const files = readdirSync(ledgerDir).filter((f) => /^ledger-\d+\.jsonl$/.test(f)).sort();
-  return files
-    .flatMap((f) => readFileSync(join(ledgerDir, f), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line))
-    .filter((entry) => entry.type === 'charge')
-    .map(({ type, seq, prev_hash, hash, period, from_allowance, from_wallet, ...record }) => record as UsageRecord);
-}
+/** The ledger's charge entries (every line format), as the UsageRecords they carry. */
+export { ledgerCharges };
 
 /** Provider name → catalog base URL. */
 function loadCatalogProviders(): Map<string, string | null> {

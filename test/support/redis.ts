@@ -5,11 +5,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisStateStore, type RedisStoreOptions } from '../../src/state/redis/redis-store.ts';
+import { readLedger } from './ledger.ts';
 
 export const REDIS_URL = process.env.TOLLBOOTH_TEST_REDIS_URL ?? null;
 
@@ -66,18 +65,7 @@ export function tollbooth(args: string[]): { code: number | null; out: string } 
   return { code: run.status, out: run.stdout + run.stderr };
 }
 
-/** Every entry of the ledger files in `dir`, parsed; a torn last line (a killed writer) is skipped. */
+/** Every entry of the ledger files in `dir`, in full (any line format); a torn last line (a killed writer) is skipped. */
 export function ledgerEntries(dir: string): Array<Record<string, unknown>> {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-    .sort()
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  return readLedger(dir) as unknown as Array<Record<string, unknown>>;
 }

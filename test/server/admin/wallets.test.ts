@@ -4,7 +4,7 @@
  * error (400/401/403/404). A top-up is in the ledger when the answer comes, and lifts a 402 at once.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { ledgerGrantEntries } from '../../support/ledger.ts';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeUpstream } from '../../support/fake-upstream.ts';
@@ -47,12 +47,7 @@ describe('wallet admin API', () => {
   }
 
   function grantsOnDisk(): any[] {
-    const dir = join(gw.dir, 'data');
-    return readdirSync(dir)
-      .filter((f) => /^ledger-\d+\.jsonl$/.test(f))
-      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.type === 'grant');
+    return ledgerGrantEntries(join(gw.dir, 'data'));
   }
 
   async function chat(): Promise<Response> {
