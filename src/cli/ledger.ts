@@ -3,7 +3,8 @@
  *   verify   checks every line's hash, seq and prev_hash across files, and that every checkpoint
  *            equals the replay of the entries before it; exit 0 when intact, 1 with the file:line
  *            of each edited, deleted or reordered entry or disagreeing checkpoint.
- *   summary  balances per org and totals grouped by org, model, provider or day; exact credits.
+ *   summary  balances per org and totals grouped by org, model, provider or day; exact credits;
+ *            with --archived, the files retention archived are read too (streamed from their .gz).
  *   repair   sets a damaged tail aside (readable, under set-aside/) and continues the chain with
  *            an entry recording it; with the gateway stopped.
  * The directory is --dir, else the `ledger.dir` of --config (or the default config).
@@ -23,7 +24,7 @@ import { summarize, type GroupBy, type LedgerSummary } from '../metering/ledger/
 export const LEDGER_USAGE = `usage: tollbooth ledger verify [--dir DIR | --config FILE]
        tollbooth ledger repair [--dir DIR | --config FILE]
        tollbooth ledger archive [--dir DIR | --config FILE] [--to ARCHIVE_DIR] [--keep-days N] [--keep-bytes N] [--command CMD]
-       tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--json]
+       tollbooth ledger summary [--dir DIR | --config FILE] [--by org|model|provider|day] [--archived] [--json]
        tollbooth ledger rebill [--dir DIR | --config FILE] [--catalog CATALOG_DIR] [--json]
        tollbooth ledger collect [--config FILE] [--dir DIR] [--once]
        tollbooth ledger reconcile [--config FILE] [--dir DIR] [--repair]
@@ -43,6 +44,7 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
       json: { type: 'boolean', default: false },
       once: { type: 'boolean', default: false },
       repair: { type: 'boolean', default: false },
+      archived: { type: 'boolean', default: false },
       to: { type: 'string' },
       'keep-days': { type: 'string' },
       'keep-bytes': { type: 'string' },
@@ -83,10 +85,17 @@ export function runLedgerCommand(args: string[], defaultConfig: string, io: Out 
       io.err(`--by must be org, model, provider or day\n${LEDGER_USAGE}`);
       return 2;
     }
-    const summary = summarize(dir, values.by as GroupBy);
-    if (summary.problems.length > 0) io.err(`warning: the ledger fails verification (${summary.problems.length} problem(s)); run \`tollbooth ledger verify\`\n`);
-    io.out(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, values.by as GroupBy));
-    return 0;
+    return summarize(dir, values.by as GroupBy, { archived: values.archived! }).then((summary) => {
+      if (summary.problems.length > 0) io.err(`warning: the ledger fails verification (${summary.problems.length} problem(s)); run \`tollbooth ledger verify\`\n`);
+      if (summary.archived_not_read > 0) {
+        io.err(
+          `note: ${summary.archived_not_read} archived file(s) not read${values.archived ? ' (not readable here)' : ' (add --archived to read them)'}: ` +
+            `totals cover seq ${summary.first_seq} on; wallets are exact (from the checkpoint after them)\n`,
+        );
+      }
+      io.out(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary, values.by as GroupBy));
+      return 0;
+    });
   }
   io.err(LEDGER_USAGE);
   return 2;
@@ -183,7 +192,8 @@ function listDir(path: string): string[] {
 }
 
 function formatSummary(s: LedgerSummary, by: GroupBy): string {
-  const lines = [`${s.entries} entries in ${s.files} file(s); head seq ${s.head.seq} hash ${s.head.hash}`, ''];
+  const archived = s.archived_files === null ? '' : ` and ${s.archived_files} archived`;
+  const lines = [`${s.entries} entries in ${s.files} file(s)${archived}; head seq ${s.head.seq} hash ${s.head.hash}`, ''];
   lines.push(...table(['org', 'granted', 'charged', 'from allowance', 'from wallet', 'wallet'], s.wallets.map((w) => [w.org, w.granted, w.charged, w.from_allowance, w.from_wallet, w.wallet])));
   lines.push('');
   lines.push(

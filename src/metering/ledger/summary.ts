@@ -1,7 +1,15 @@
-/** Totals and balances read from the ledger files alone (no config needed): what `ledger summary` prints. */
+/**
+ * Totals and balances read from the ledger files alone (no config needed): what `ledger summary`
+ * prints, read as a stream. Files retention archived are read only when asked (`--archived`);
+ * without them the totals cover the files still here, and the wallets start from the first
+ * checkpoint after the archived files (which holds every balance up to it), so they stay exact.
+ */
 import { formatCredits, parseCredits } from '../credits.ts';
-import { walkChain, type ChainHead, type ChainProblem } from './chain.ts';
+import type { ChainHead, ChainProblem } from './chain.ts';
+import { currentState } from './checkpoint.ts';
 import type { ChargeEntry } from './entry.ts';
+import { walkHistory } from './history.ts';
+import { readArchiveManifest } from './segments.ts';
 
 export type GroupBy = 'org' | 'model' | 'provider' | 'day';
 
@@ -27,6 +35,12 @@ export interface WalletSummary {
 export interface LedgerSummary {
   entries: number;
   files: number;
+  /** Archived files read; null when they were not asked for (or there are none). */
+  archived_files: number | null;
+  /** Archived files whose entries are not in the totals (not asked for, or not readable here). */
+  archived_not_read: number;
+  /** The first seq the totals cover (1 when the whole history was read). */
+  first_seq: number;
   head: ChainHead;
   problems: ChainProblem[];
   groups: GroupTotals[];
@@ -41,7 +55,7 @@ const KEY: Record<GroupBy, (c: ChargeEntry) => string> = {
   day: (c) => c.ts.slice(0, 10),
 };
 
-export function summarize(dir: string, by: GroupBy): LedgerSummary {
+export async function summarize(dir: string, by: GroupBy, options: { archived?: boolean } = {}): Promise<LedgerSummary> {
   const groups = new Map<string, { requests: number; prompt: number; completion: number; pico: bigint; byok: number }>();
   const wallets = new Map<string, { granted: bigint; charged: bigint; allowance: bigint; wallet: bigint }>();
   const walletOf = (org: string) => {
@@ -50,7 +64,20 @@ export function summarize(dir: string, by: GroupBy): LedgerSummary {
     return w;
   };
   let total = 0n;
-  const walk = walkChain(dir, (entry) => {
+  let firstSeq = 0;
+  /** History before the walk's start was not read: the wallets are taken from the next checkpoint. */
+  let walletsFromCheckpoint = false;
+  const visit = (entry: Parameters<Parameters<typeof walkHistory>[1]>[0]) => {
+    if (firstSeq === 0) firstSeq = entry.seq;
+    if (entry.type === 'checkpoint' && walletsFromCheckpoint) {
+      walletsFromCheckpoint = false;
+      wallets.clear();
+      for (const [org, o] of Object.entries(currentState(entry.checkpoint).orgs)) {
+        const granted = parseCredits(o.granted);
+        const allowance = Object.values(o.allowance_used).reduce((sum, used) => sum + parseCredits(used), 0n);
+        wallets.set(org, { granted, charged: parseCredits(o.charged), allowance, wallet: granted - parseCredits(o.wallet) });
+      }
+    }
     if (entry.type === 'checkpoint' || entry.type === 'repair') return;
     const w = walletOf(entry.org);
     if (entry.type === 'grant') {
@@ -70,10 +97,21 @@ export function summarize(dir: string, by: GroupBy): LedgerSummary {
     g.completion += entry.completion_tokens;
     g.pico += pico;
     if (entry.billing === 'byok') g.byok++;
+  };
+  const archivedNames = readArchiveManifest(dir)?.segments.length ?? 0;
+  walletsFromCheckpoint = archivedNames > 0 && !options.archived;
+  const walk = await walkHistory(dir, visit, {
+    archived: options.archived === true,
+    afterArchive: (archive) => {
+      if (archive.unreadable.length > 0) walletsFromCheckpoint = true;
+    },
   });
   return {
     entries: walk.entries,
-    files: walk.segments.length,
+    files: walk.files,
+    archived_files: walk.archive?.checked ?? null,
+    archived_not_read: walk.archive ? walk.archive.unreadable.length : archivedNames,
+    first_seq: firstSeq,
     head: walk.head,
     problems: walk.problems,
     total_credits: formatCredits(total),
