@@ -38,7 +38,10 @@ test('every production dependency is used by src/, and src/ needs no other', () 
   assert.deepEqual([...used.keys()].filter((u) => !declared.includes(u)).sort(), [], 'imported by src/ but not a production dependency');
 });
 
-test('http-proxy-3 is the benchmark\'s baseline only', () => {
-  assert.equal(pkg.dependencies['http-proxy-3'], undefined);
-  assert.ok(pkg.devDependencies['http-proxy-3']);
+test('http-proxy-3 is loaded only for WebSocket upgrades (realtime passthrough), never on the HTTP path', () => {
+  assert.ok(pkg.dependencies['http-proxy-3']);
+  assert.equal(pkg.devDependencies['http-proxy-3'], undefined);
+  // A lazy import() in the upgrade handler: the HTTP path never loads it (start-up memory).
+  assert.deepEqual([...new Set(runtimeImports().get('http-proxy-3'))], ['src/server/realtime.ts']);
+  assert.doesNotMatch(readFileSync(join(ROOT, 'src/server/realtime.ts'), 'utf8'), /^import [^\n]*'http-proxy-3'/m);
 });
