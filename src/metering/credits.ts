@@ -16,11 +16,21 @@ export const PICO_PER_CREDIT = 10n ** 12n;
 
 /** Exact decimal text of a pico-credit amount ("1.00252", "0", "-3.5"). */
 export function formatCredits(pico: bigint): string {
-  const negative = pico < 0n;
-  const abs = negative ? -pico : pico;
-  const whole = abs / PICO_PER_CREDIT;
-  const frac = (abs % PICO_PER_CREDIT).toString().padStart(12, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+  return pico < 0n ? `-${creditText((-pico).toString())}` : creditText(pico.toString());
+}
+
+/** formatCredits for a non-negative safe integer of pico-credits, without a BigInt (the charge's hot path). */
+export function formatPicoNumber(pico: number): string {
+  return creditText(String(pico));
+}
+
+/** The decimal credits of a non-negative pico-credit amount written in digits. */
+function creditText(digits: string): string {
+  if (digits.length <= 12) digits = digits.padStart(13, '0');
+  const cut = digits.length - 12;
+  let end = digits.length;
+  while (end > cut && digits.charCodeAt(end - 1) === 48) end--;
+  return end === cut ? digits.slice(0, cut) : `${digits.slice(0, cut)}.${digits.slice(cut, end)}`;
 }
 
 /** Parses the text formatCredits writes. */

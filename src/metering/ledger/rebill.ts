@@ -8,7 +8,8 @@
 import type { Catalog } from '../../catalog/catalog.ts';
 import type { Operation } from '../../catalog/types.ts';
 import { formatCredits, parseCredits, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
-import { charge, picoCreditsOf, type BillStamp } from '../pricing/bill.ts';
+import { charge, type BillStamp } from '../pricing/bill.ts';
+import { picoCreditsOf } from '../pricing/compile.ts';
 import { INPUT_CLASSES, OUTPUT_CLASSES, TOKEN_CLASSES } from '../pricing/classes.ts';
 import { scaledDecimal } from '../pricing/decimal.ts';
 import type { Usage } from '../usage.ts';

@@ -9,12 +9,11 @@
  * A rate in pico-USD per token or unit makes a class's pico-credits = count × rate × 105 × 1000 / 100.
  */
 import type { ModelRecord, Operation } from '../../catalog/types.ts';
-import { formatCredits, MARGIN_PERCENT, PICO_PER_CREDIT, RUN_CREDIT, SCALE } from '../credits.ts';
+import { formatCredits, formatPicoNumber, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
 import type { Usage } from '../usage.ts';
 import { catalogVersionOf } from './catalog-version.ts';
-import { TOKEN_CLASSES, tokenClasses, type TokenClass } from './classes.ts';
+import { TOKEN_CLASSES, tokenClasses } from './classes.ts';
 import { contextRates, periodAt, pricesOf, tierRates } from './compile.ts';
-import { unscaledText } from './decimal.ts';
 
 /** What a charge entry stamps: enough to recompute its credits without the catalog. */
 export interface BillStamp {
@@ -51,68 +50,90 @@ export interface ChargeInput {
   at: number;
 }
 
-const TOKEN_CLASS_SET: ReadonlySet<string> = new Set(TOKEN_CLASSES);
-
-/** pico-USD → pico-credits, exact: × 105/100 × 1000. */
-export function picoCreditsOf(picoUsd: bigint): bigint {
-  return (picoUsd * MARGIN_PERCENT * SCALE) / 100n;
-}
-
-/** The rate text of a class (USD per 1M tokens) or unit (USD per unit). */
-export function rateText(name: string, picoUsdPerUnit: bigint): string {
-  return TOKEN_CLASS_SET.has(name) ? unscaledText(picoUsdPerUnit, 6) : unscaledText(picoUsdPerUnit, 12);
-}
 
 /** The unit price that applies to a unit name: itself, else its prefixes (`image:1024x1024:hd` → `image:1024x1024` → `image`). */
-export function unitPriceKey(units: ReadonlyMap<string, bigint>, unit: string): string | null {
+export function unitPriceKey(units: ReadonlyMap<string, unknown>, unit: string): string | null {
   for (let key = unit; ; key = key.slice(0, key.lastIndexOf(':'))) {
     if (units.has(key)) return key;
     if (!key.includes(':')) return null;
   }
 }
 
+const RUN_PICO = RUN_CREDIT * PICO_PER_CREDIT;
+const RUN_TEXT = formatCredits(RUN_PICO);
+
+/** Runs on every charge: plain loops and objects, rates and their texts compiled ahead (compile.ts). */
 export function charge({ usage, model, billing, operation, served, at }: ChargeInput): Charge {
   if (!served || usage === null) return { pico: 0n, unpriced: false, bill: null };
   const classes = tokenClasses(usage, operation === 'embeddings');
-  const unitCounts = Object.entries(usage.units ?? {}).filter(([, n]) => n > 0);
-  const tokens = TOKEN_CLASSES.reduce((sum, cls) => sum + classes[cls], 0);
+  let tokens = 0;
+  for (const cls of TOKEN_CLASSES) tokens += classes[cls];
+  let unitCount = 0;
+  for (const unit in usage.units) unitCount += usage.units[unit]! > 0 ? 1 : 0;
   // A call that consumed nothing (a model list, a token count) is not a run: it costs nothing.
-  if (tokens === 0 && unitCounts.length === 0) return { pico: 0n, unpriced: false, bill: null };
+  if (tokens === 0 && unitCount === 0) return { pico: 0n, unpriced: false, bill: null };
 
   const period = model ? periodAt(pricesOf(model), at) : null;
   const tiered = period ? tierRates(period, usage.service_tier) : null;
   const set = tiered ? contextRates(tiered, usage.prompt_tokens) : null;
   let unpriced = (set === null && tokens > 0) || model === null;
+  if (billing === 'byok') {
+    if (unitCount > 0 && !unpriced) for (const unit in usage.units) if (period === null || unitPriceKey(period.units, unit) === null) unpriced = true;
+    return { pico: 0n, unpriced, bill: null };
+  }
 
-  const stamp: BillStamp = {
+  const stampUsage: Record<string, number> = {};
+  const rates: Record<string, string> = {};
+  const credits: Record<string, string> = { run: RUN_TEXT };
+  // Exact either way: Number arithmetic while every product and the sum stay below 2^53 (a
+  // product of two integers that does not is never a safe integer), BigInt beyond.
+  let small = 0;
+  let pico = RUN_PICO;
+  for (const cls of TOKEN_CLASSES) {
+    const count = classes[cls];
+    if (count === 0) continue;
+    stampUsage[cls] = count;
+    if (set === null) continue;
+    rates[cls] = set.texts[cls];
+    const part = count * set.creditsNumber[cls];
+    if (Number.isSafeInteger(part) && Number.isSafeInteger(small + part)) {
+      credits[cls] = formatPicoNumber(part);
+      small += part;
+    } else {
+      const exact = BigInt(count) * set.credits[cls];
+      credits[cls] = formatCredits(exact);
+      pico += exact;
+    }
+  }
+  pico += BigInt(small);
+  if (unitCount > 0) {
+    // Units named by different variants may share one price (`image:512x512` → `image`): summed per price.
+    const byPrice: Record<string, number> = {};
+    for (const unit in usage.units) {
+      const count = usage.units[unit]!;
+      if (!(count > 0)) continue;
+      const key = period ? unitPriceKey(period.units, unit) : null;
+      if (key === null) unpriced = true;
+      byPrice[key ?? unit] = (byPrice[key ?? unit] ?? 0) + count;
+    }
+    for (const name in byPrice) {
+      const count = byPrice[name]!;
+      stampUsage[name] = count;
+      const price = period?.units.get(name);
+      if (price === undefined) continue;
+      const part = BigInt(count) * price.credits;
+      rates[name] = price.text;
+      credits[name] = formatCredits(part);
+      pico += part;
+    }
+  }
+  const bill: BillStamp = {
     catalog: model ? catalogVersionOf(model) : 'none',
-    rate: `${model?.model_id ?? 'unknown'}@${set && period ? `${period.name}${set.label}` : 'unpriced'}`,
-    ...(usage.service_tier === undefined ? {} : { service_tier: usage.service_tier }),
-    usage: {},
-    rates: {},
-    credits: { run: formatCredits(RUN_CREDIT * PICO_PER_CREDIT) },
+    rate: set ? set.id : `${model?.model_id ?? 'unknown'}@unpriced`,
+    usage: stampUsage,
+    rates,
+    credits,
   };
-  const lines = new Map<string, { count: number; rate: bigint | null }>();
-  const put = (name: string, count: number, rate: bigint | null): void => {
-    const line = lines.get(name);
-    if (line) line.count += count;
-    else lines.set(name, { count, rate });
-  };
-  for (const cls of TOKEN_CLASSES) if (classes[cls] > 0) put(cls, classes[cls], set ? set.rates[cls as TokenClass] : null);
-  for (const [unit, count] of unitCounts) {
-    const key = period ? unitPriceKey(period.units, unit) : null;
-    if (key === null) unpriced = true;
-    put(key ?? unit, count, key === null ? null : period!.units.get(key)!);
-  }
-  let pico = RUN_CREDIT * PICO_PER_CREDIT;
-  for (const [name, { count, rate }] of lines) {
-    stamp.usage[name] = count;
-    if (rate === null) continue;
-    const part = picoCreditsOf(BigInt(count) * rate);
-    stamp.rates[name] = rateText(name, rate);
-    stamp.credits[name] = formatCredits(part);
-    pico += part;
-  }
-  if (billing === 'byok') return { pico: 0n, unpriced, bill: null };
-  return { pico, unpriced, bill: stamp };
+  if (usage.service_tier !== undefined) bill.service_tier = usage.service_tier;
+  return { pico, unpriced, bill };
 }

@@ -22,28 +22,24 @@ export type ClassCounts = Record<TokenClass, number>;
  * prompt_tokens + completion_tokens.
  */
 export function tokenClasses(usage: Usage, embeddings = false): ClassCounts {
-  const counts = {} as ClassCounts;
+  // Straight-line on purpose: this runs on every charge.
   let input = usage.prompt_tokens;
-  for (const [cls, n] of [
-    ['cache_read', usage.cached_tokens],
-    ['cache_write_5m', usage.cache_write_5m_tokens],
-    ['cache_write_1h', usage.cache_write_1h_tokens],
-    ['audio_input', usage.audio_input_tokens],
-    ['image_input', usage.image_input_tokens],
-  ] as const) {
-    counts[cls] = Math.min(n ?? 0, input);
-    input -= counts[cls];
-  }
-  counts.input = input;
+  const cache_read = Math.min(usage.cached_tokens, input);
+  input -= cache_read;
+  const cache_write_5m = Math.min(usage.cache_write_5m_tokens ?? 0, input);
+  input -= cache_write_5m;
+  const cache_write_1h = Math.min(usage.cache_write_1h_tokens ?? 0, input);
+  input -= cache_write_1h;
+  const audio_input = Math.min(usage.audio_input_tokens ?? 0, input);
+  input -= audio_input;
+  const image_input = Math.min(usage.image_input_tokens ?? 0, input);
+  input -= image_input;
   let output = embeddings ? 0 : usage.completion_tokens;
-  for (const [cls, n] of [
-    ['reasoning', usage.reasoning_tokens],
-    ['audio_output', usage.audio_output_tokens],
-    ['image_output', usage.image_output_tokens],
-  ] as const) {
-    counts[cls] = Math.min(n ?? 0, output);
-    output -= counts[cls];
-  }
-  counts.output = output;
-  return counts;
+  const reasoning = Math.min(usage.reasoning_tokens, output);
+  output -= reasoning;
+  const audio_output = Math.min(usage.audio_output_tokens ?? 0, output);
+  output -= audio_output;
+  const image_output = Math.min(usage.image_output_tokens ?? 0, output);
+  output -= image_output;
+  return { input, cache_read, cache_write_5m, cache_write_1h, audio_input, image_input, output, reasoning, audio_output, image_output };
 }

@@ -6,15 +6,21 @@
  * so at most 6 decimals per 1M; a unit price of P USD is P × 10^12 pico-USD, at most 12 decimals.
  */
 import type { ClassRates, ContextTierPrices, ModelRecord, PriceSet, ServiceTierPrices } from '../../catalog/types.ts';
+import { MARGIN_PERCENT, SCALE } from '../credits.ts';
 import { INPUT_CLASSES, TOKEN_CLASSES, type TokenClass } from './classes.ts';
-import { scaledDecimal } from './decimal.ts';
+import { scaledDecimal, unscaledText } from './decimal.ts';
 
 export type Rates = Record<TokenClass, bigint>;
 
 export interface RateSet {
-  /** The part of the rate id that names this set: '' (standard), '/priority', '>200000', '/priority>200000'. */
-  label: string;
+  /** `<model>@<base|effective_from>[/<service tier>][><threshold>]`: names this set in a charge's stamp. */
+  id: string;
   rates: Rates;
+  /** pico-credits per token (rate × 1.05 × 1000), ready for the charge; as a Number too (exact below 2^53). */
+  credits: Rates;
+  creditsNumber: Record<TokenClass, number>;
+  /** Each rate as the catalog wrote it (USD per 1M tokens), for the stamp. */
+  texts: Record<TokenClass, string>;
 }
 
 /** A service tier's rates with its context tiers, highest threshold first. */
@@ -31,8 +37,22 @@ export interface PricePeriod {
   /** Token rates, or null when the set has no input/output price (tokens meter 0). */
   standard: TieredRates | null;
   serviceTiers: ReadonlyMap<string, TieredRates>;
+  /** pico-USD per unit, and its text (USD per unit). */
+  units: ReadonlyMap<string, UnitPrice>;
+}
+
+export interface UnitPrice {
   /** pico-USD per unit. */
-  units: ReadonlyMap<string, bigint>;
+  rate: bigint;
+  /** pico-credits per unit. */
+  credits: bigint;
+  /** USD per unit, as written. */
+  text: string;
+}
+
+/** pico-USD → pico-credits, exact: × 105/100 × 1000. */
+export function picoCreditsOf(picoUsd: bigint): bigint {
+  return (picoUsd * MARGIN_PERCENT * SCALE) / 100n;
 }
 
 export interface ModelPrices {
@@ -68,7 +88,7 @@ function tokenRate(price: number, where: string, problems: PriceProblems): bigin
   return rate ?? 0n;
 }
 
-function rateSet(prices: ClassRates & { input_usd_per_1m: number; output_usd_per_1m: number }, label: string, where: string, problems: PriceProblems): RateSet {
+function rateSet(prices: ClassRates & { input_usd_per_1m: number; output_usd_per_1m: number }, id: string, where: string, problems: PriceProblems): RateSet {
   const input = tokenRate(prices.input_usd_per_1m, `${where}input_usd_per_1m`, problems);
   const output = tokenRate(prices.output_usd_per_1m, `${where}output_usd_per_1m`, problems);
   const rates = {} as Rates;
@@ -80,45 +100,54 @@ function rateSet(prices: ClassRates & { input_usd_per_1m: number; output_usd_per
   }
   rates.input = input;
   rates.output = output;
-  return { label, rates };
+  const texts = {} as Record<TokenClass, string>;
+  const credits = {} as Rates;
+  const creditsNumber = {} as Record<TokenClass, number>;
+  for (const cls of TOKEN_CLASSES) {
+    texts[cls] = unscaledText(rates[cls], 6);
+    credits[cls] = picoCreditsOf(rates[cls]);
+    creditsNumber[cls] = Number(credits[cls]);
+  }
+  return { id, rates, credits, creditsNumber, texts };
 }
 
 function tiered(
   prices: ServiceTierPrices | (PriceSet & { input_usd_per_1m: number; output_usd_per_1m: number }),
-  tierLabel: string,
+  id: string,
   where: string,
   problems: PriceProblems,
 ): TieredRates {
-  const base = rateSet(prices, tierLabel, where, problems);
+  const base = rateSet(prices, id, where, problems);
   const seen = new Set<number>();
   const contextTiers = (prices.context_tiers ?? []).map((tier: ContextTierPrices, i) => {
     const at = `${where}context_tiers[${i}].`;
     if (seen.has(tier.above_input_tokens)) problems.add(at, `two context tiers above ${tier.above_input_tokens} input tokens`);
     seen.add(tier.above_input_tokens);
-    return { above: tier.above_input_tokens, set: rateSet(tier, `${tierLabel}>${tier.above_input_tokens}`, at, problems) };
+    return { above: tier.above_input_tokens, set: rateSet(tier, `${id}>${tier.above_input_tokens}`, at, problems) };
   });
   contextTiers.sort((a, b) => b.above - a.above);
   return { base, contextTiers };
 }
 
-function period(prices: PriceSet, from: number, name: string, where: string, problems: PriceProblems): PricePeriod {
+function period(modelId: string, prices: PriceSet, from: number, name: string, where: string, problems: PriceProblems): PricePeriod {
   const { input_usd_per_1m: input, output_usd_per_1m: output } = prices;
   const priced = input !== null && input !== undefined && output !== null && output !== undefined;
   if ((input === null) !== (output === null)) problems.add(where, 'input_usd_per_1m and output_usd_per_1m are both prices or both null');
   const hasTiers = (prices.context_tiers?.length ?? 0) > 0 || Object.keys(prices.service_tiers ?? {}).length > 0;
   if (!priced && hasTiers) problems.add(where, 'context or service tiers need the base input_usd_per_1m and output_usd_per_1m prices');
-  const standard = priced ? tiered({ ...prices, input_usd_per_1m: input, output_usd_per_1m: output }, '', where, problems) : null;
+  const id = `${modelId}@${name}`;
+  const standard = priced ? tiered({ ...prices, input_usd_per_1m: input, output_usd_per_1m: output }, id, where, problems) : null;
   const serviceTiers = new Map<string, TieredRates>();
   if (priced) {
     for (const [tier, tierPrices] of Object.entries(prices.service_tiers ?? {})) {
-      serviceTiers.set(tier, tiered(tierPrices, `/${tier}`, `${where}service_tiers.${tier}.`, problems));
+      serviceTiers.set(tier, tiered(tierPrices, `${id}/${tier}`, `${where}service_tiers.${tier}.`, problems));
     }
   }
-  const units = new Map<string, bigint>();
+  const units = new Map<string, UnitPrice>();
   for (const [unit, price] of Object.entries(prices.unit_prices ?? {})) {
     const rate = scaledDecimal(price, 12);
     if (rate === null) problems.add(`${where}unit_prices.${unit}`, 'a unit price in USD is a number ≥ 0 with at most 12 decimals');
-    units.set(unit, rate ?? 0n);
+    units.set(unit, { rate: rate ?? 0n, credits: picoCreditsOf(rate ?? 0n), text: unscaledText(rate ?? 0n, 12) });
   }
   return { from, name, standard, serviceTiers, units };
 }
@@ -130,7 +159,7 @@ export function effectiveFrom(text: string): number {
 
 export function compilePrices(model: ModelRecord): { prices: ModelPrices; problems: string[] } {
   const problems = new PriceProblems();
-  const periods = [period(model, -Infinity, 'base', '', problems)];
+  const periods = [period(model.model_id, model, -Infinity, 'base', '', problems)];
   let last = -Infinity;
   (model.price_changes ?? []).forEach((change, i) => {
     const from = effectiveFrom(change.effective_from);
@@ -138,7 +167,7 @@ export function compilePrices(model: ModelRecord): { prices: ModelPrices; proble
     if (Number.isNaN(from)) problems.add(`${where}effective_from`, `'${change.effective_from}' is not a date (YYYY-MM-DD) or an ISO date-time`);
     else if (from <= last) problems.add(`${where}effective_from`, 'price changes are listed in time order, each strictly after the one before (dates may not overlap)');
     else last = from;
-    periods.push(period(change, from, change.effective_from, where, problems));
+    periods.push(period(model.model_id, change, from, change.effective_from, where, problems));
   });
   return { prices: { modelId: model.model_id, periods }, problems: problems.list };
 }

@@ -5,9 +5,9 @@
  */
 import type { ModelRecord } from '../../catalog/types.ts';
 import { PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
-import { picoCreditsOf } from './bill.ts';
+import { periodAt, picoCreditsOf, pricesOf, type Rates } from './compile.ts';
 import { INPUT_CLASSES, OUTPUT_CLASSES } from './classes.ts';
-import { periodAt, pricesOf, type Rates } from './compile.ts';
+
 
 export interface WorstCase {
   model: ModelRecord | null;
@@ -41,7 +41,7 @@ export function worstCasePico({ model, at, inputTokens, outputTokens, units }: W
   }
   for (const [unit, count] of Object.entries(units)) {
     let dearestUnit = 0n;
-    for (const [key, price] of period.units) if ((key === unit || key.startsWith(`${unit}:`)) && price > dearestUnit) dearestUnit = price;
+    for (const [key, { rate }] of period.units) if ((key === unit || key.startsWith(`${unit}:`)) && rate > dearestUnit) dearestUnit = rate;
     worstUsd += BigInt(count) * dearestUnit;
   }
   return run + picoCreditsOf(worstUsd);
