@@ -106,7 +106,8 @@ function rateSet(prices: ClassRates & { input_usd_per_1m: number; output_usd_per
   for (const cls of TOKEN_CLASSES) {
     texts[cls] = unscaledText(rates[cls], 6);
     credits[cls] = picoCreditsOf(rates[cls]);
-    creditsNumber[cls] = Number(credits[cls]);
+    // NaN when not exact as a Number: the charge then takes the BigInt path.
+    creditsNumber[cls] = credits[cls] <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(credits[cls]) : Number.NaN;
   }
   return { id, rates, credits, creditsNumber, texts };
 }
