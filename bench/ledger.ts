@@ -1,6 +1,6 @@
 /**
  * Ledger and admission figures on this machine:
- *   node_modules/.bin/node bench/ledger.ts [--entries N] [--sizes 100000,1000000] [--format 1|2] [--dir DIR] [--skip-admission]
+ *   node_modules/.bin/node bench/ledger.ts [--entries N] [--sizes 100000,1000000,10000000] [--format 1|2] [--bill] [--dir DIR] [--skip-admission]
  *
  * - throughput: N charges appended as fast as the loop can (yielding every 1000 so commits run),
  *   every one fsynced by group commit; entries/s, fsyncs, entries per fsync;
@@ -9,12 +9,15 @@
  * - at scale, per size in --sizes: a ledger of that many charges (50 orgs, 6 models, allowances,
  *   config grants and top-ups, default checkpointing), then in a fresh child process each: time to ready (Ledger.open) and its
  *   peak RSS (with the RSS of an idle process that imported the same code), and `ledger verify`
- *   time and peak RSS; bytes per charge on disk;
+ *   time and peak RSS; bytes per charge on disk, and gzip'd as the archive step stores closed files;
+ * - --bill: every managed charge carries a realistic `bill` member (a rate card stamp, see BILL);
  * - admission: admit + settle per request (plan with RPM/TPM limits and a credit hold), in µs.
  * The ledger lives in a temp dir on the same filesystem as /tmp unless --dir says otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,13 +38,24 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100000,1000000' },
     dir: { type: 'string' },
     child: { type: 'string' },
-    format: { type: 'string', default: '1' },
+    format: { type: 'string', default: '2' },
+    bill: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
     'skip-admission': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.entries);
 /** Line format of the ledgers written (see src/metering/ledger/compact.ts). */
-const FORMAT = values.format === '2' ? 2 : 1;
+const FORMAT = values.format === '1' ? 1 : 2;
+
+/** What the meter stamps on a managed charge: catalog version, rate id, usage, rates and credits by class. */
+const BILL = {
+  catalog: 'c1a2b3c4d5e6',
+  rate: 'gpt-5.1@base',
+  usage: { input: 812, cache_read: 2048, output: 211 },
+  rates: { input: '1.25', cache_read: '0.125', output: '10' },
+  credits: { run: '1', input: '0.001065750', cache_read: '0.000268800', output: '0.002215500' },
+};
 const base = values.dir ?? tmpdir();
 const NODE = process.execPath;
 const SELF = new URL(import.meta.url).pathname;
@@ -57,6 +71,11 @@ const MODELS = [
 ] as const;
 
 function record(n: number, ts = new Date().toISOString()): UsageRecord {
+  const r = plainRecord(n, ts);
+  return values.bill && r.billing === 'managed' ? ({ ...r, bill: BILL } as unknown as UsageRecord) : r;
+}
+
+function plainRecord(n: number, ts: string): UsageRecord {
   const [model, provider] = MODELS[n % MODELS.length]!;
   return {
     ts,
@@ -184,13 +203,25 @@ async function atScale(root: string, size: number): Promise<void> {
   const writeSeconds = await generate(dir, size);
   const files = readdirSync(dir).filter((f) => /^ledger-\d+\./.test(f));
   const bytes = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  const gzBytes = await gzippedBytes(files.map((f) => join(dir, f)));
   const idle = child('idle', dir);
   const open = child('open', dir);
   const verify = child('verify', dir);
-  console.log(`ledger of ${size.toLocaleString('en')} charges: ${mb(bytes)} in ${files.length} file(s), ${(bytes / size).toFixed(0)} bytes per charge (checkpoints included); written in ${writeSeconds.toFixed(1)} s (${Math.round(size / writeSeconds).toLocaleString('en')} charges/s fsynced)`);
-  console.log(`  time to ready:    ${open.seconds.toFixed(2)} s, peak RSS ${mb(open.maxRssBytes)} (idle process ${mb(idle.maxRssBytes)}: +${mb(open.maxRssBytes - idle.maxRssBytes)})`);
-  console.log(`  ledger verify:    ${verify.seconds.toFixed(2)} s, peak RSS ${mb(verify.maxRssBytes)}`);
-  rmSync(dir, { recursive: true, force: true });
+  console.log(`ledger of ${size.toLocaleString('en')} charges: ${mb(bytes)} in ${files.length} file(s), ${(bytes / size).toFixed(0)} bytes per charge (checkpoints included), ${(gzBytes / size).toFixed(0)} gzip'd (archived); written in ${writeSeconds.toFixed(1)} s (${Math.round(size / writeSeconds).toLocaleString('en')} charges/s fsynced)`);
+  console.log(`  time to ready:    ${open.seconds.toFixed(2)} s, peak RSS ${mb(open.maxRssBytes)} (idle process ${mb(idle.maxRssBytes)}: +${mb(open.maxRssBytes - idle.maxRssBytes)}); ${open.out}`);
+  console.log(`  ledger verify:    ${verify.seconds.toFixed(2)} s, peak RSS ${mb(verify.maxRssBytes)} (+${mb(verify.maxRssBytes - idle.maxRssBytes)})`);
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The files' bytes once gzip'd as the archive step does (zlib's default level), streamed. */
+async function gzippedBytes(paths: string[]): Promise<number> {
+  let total = 0;
+  for (const path of paths) {
+    const gzip = createGzip();
+    gzip.on('data', (chunk: Buffer) => (total += chunk.length));
+    await pipeline(createReadStream(path), gzip);
+  }
+  return total;
 }
 
 async function admission(): Promise<void> {
@@ -228,12 +259,13 @@ if (values.child) {
 } else {
   const dir = mkdtempSync(join(base, 'tollbooth-bench-ledger-'));
   try {
-    console.log(`node ${process.version}, ledger in ${dir}, line format ${FORMAT}`);
+    console.log(`node ${process.version}, ledger in ${dir}, line format ${FORMAT}${values.bill ? ', managed charges with a bill' : ''}`);
     await throughput(join(dir, 'throughput'));
     await lowLoad(join(dir, 'low-load'));
     for (const size of values.sizes!.split(',').filter(Boolean).map(Number)) await atScale(dir, size);
     if (!values['skip-admission']) await admission();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (values.keep) console.log(`kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
