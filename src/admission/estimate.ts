@@ -53,9 +53,19 @@ export function worstCaseTokens({ model, operation, inputBytes, maxTokens }: Cos
 
 /** Non-token units a request asks for, by unit name (priced at the dearest variant of the unit). */
 export function requestedUnits(operation: Operation, body: unknown): Record<string, number> {
-  if (operation !== 'images') return {};
-  const n = typeof body === 'object' && body !== null ? (body as { n?: unknown }).n : undefined;
-  return { image: typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 1 };
+  const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  switch (operation) {
+    case 'images':
+      return { image: typeof b.n === 'number' && Number.isSafeInteger(b.n) && b.n > 0 ? b.n : 1 };
+    case 'audio_speech':
+      // Billed per character of the input text (UTF-16 length ≥ characters: never under).
+      return { character: typeof b.input === 'string' ? b.input.length : 0 };
+    case 'rerank':
+      // Cohere bills a search unit per query of up to 100 documents.
+      return { search: Math.max(1, Math.ceil((Array.isArray(b.documents) ? b.documents.length : 0) / 100)) };
+    default:
+      return {};
+  }
 }
 
 /** The most the request can be charged, in pico-credits, over the deployments that may serve it. */

@@ -12,6 +12,7 @@ import { formatCredits } from '../../src/metering/credits.ts';
 import { charge } from '../../src/metering/pricing/bill.ts';
 import { compilePrices } from '../../src/metering/pricing/compile.ts';
 import { worstCasePico } from '../../src/metering/pricing/worst-case.ts';
+import { worstCaseCharge } from '../../src/admission/estimate.ts';
 import type { Usage } from '../../src/metering/usage.ts';
 
 function model(prices: Partial<ModelRecord>): ModelRecord {
@@ -159,6 +160,21 @@ describe('holds: the dearest class and tier the request can reach', () => {
     // 2 × 0.12 → 252 + 1
     assert.equal(formatCredits(worstCasePico({ model: m, at: NOW, inputTokens: 10, outputTokens: 0, units: { image: 2 } })), '253');
     assert.equal(formatCredits(worstCasePico({ model: model({ input_usd_per_1m: null, output_usd_per_1m: null }), at: NOW, inputTokens: 10, outputTokens: 10, units: {} })), '1');
+  });
+});
+
+describe('holds for unit-priced operations', () => {
+  test('images by n, speech by the input characters, rerank by searches of 100 documents', () => {
+    const m = model({ input_usd_per_1m: null, output_usd_per_1m: null, unit_prices: { image: 0.04, character: 0.000015, search: 0.002 } });
+    const hold = (operation: 'images' | 'audio_speech' | 'rerank', body: unknown) =>
+      formatCredits(worstCaseCharge({ model: m, operation, inputBytes: 0, maxTokens: null, body, at: NOW }, ['managed']));
+    // 3 × 0.04 = 0.12 USD → 126 + 1
+    assert.equal(hold('images', { n: 3 }), '127');
+    // 2000 characters × 0.000015 = 0.03 → 31.5 + 1
+    assert.equal(hold('audio_speech', { input: 'x'.repeat(2000) }), '32.5');
+    // 250 documents: 3 searches × 0.002 = 0.006 → 6.3 + 1
+    assert.equal(hold('rerank', { query: 'q', documents: Array.from({ length: 250 }, () => 'd') }), '7.3');
+    assert.equal(formatCredits(worstCaseCharge({ model: m, operation: 'images', inputBytes: 0, maxTokens: null, body: {}, at: NOW }, ['byok'])), '0');
   });
 });
 
