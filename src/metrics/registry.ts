@@ -302,9 +302,13 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+const ATTEMPT_RESULTS = ['served', 'retried', 'failed'] as const;
+
 /** What decides the label sets known in advance: the configured credentials and the state mode. */
 export interface KnownSeries {
   credentials: ReadonlyArray<{ id: string; provider: string }>;
+  /** Catalog models still served (not retired): their upstream attempts are known in advance. */
+  models: ReadonlyArray<{ model_id: string; provider: string }>;
   stateMode: 'memory' | 'redis';
 }
 
@@ -320,8 +324,12 @@ export function initialiseSeries(metrics: Metrics, known: KnownSeries): void {
   for (const { id, provider } of known.credentials) {
     for (const result of ROTATION_RESULTS) metrics.credentialRotations.labels(provider, id, result).inc(0);
   }
-  for (const provider of new Set(known.credentials.map((c) => c.provider))) {
+  const providers = new Set(known.credentials.map((c) => c.provider));
+  for (const provider of providers) {
     for (const result of VERIFICATION_RESULTS) metrics.credentialVerifications.labels(provider, result).inc(0);
+  }
+  for (const { model_id, provider } of known.models) {
+    if (providers.has(provider)) for (const result of ATTEMPT_RESULTS) metrics.attempts.labels(provider, model_id, result).inc(0);
   }
   if (known.stateMode === 'redis') {
     metrics.admissionDenials.labels('state_unavailable', 'state').inc(0);

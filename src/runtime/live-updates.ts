@@ -45,7 +45,8 @@ export interface LiveUpdateOptions {
 
 /** The label sets a runtime makes known in advance (metrics/registry.ts initialiseSeries). */
 function knownSeries(runtime: Runtime) {
-  return { credentials: runtime.config.credentials, stateMode: runtime.config.state.mode };
+  const models = [...runtime.catalog.models.values()].filter((m) => m.status !== 'retired');
+  return { credentials: runtime.config.credentials, models, stateMode: runtime.config.state.mode };
 }
 
 export function startLiveUpdates(options: LiveUpdateOptions): LiveUpdates {

@@ -44,6 +44,16 @@ describe('series exported at 0 before their first event', () => {
       assert.equal(value(first, 'tollbooth_credential_verifications_total', { provider: c.provider, result: 'invalid' }), 0, c.provider);
     }
     assert.equal(value(first, 'tollbooth_ledger_torn_tails_total'), 0);
+    // Upstream attempts of every served catalog model of a configured provider: a first failure is seen.
+    const providers = new Set(configured.map((c) => c.provider));
+    const models = [...gw.catalog().models.values()].filter((m) => m.status !== 'retired' && providers.has(m.provider));
+    assert.ok(models.length > 10);
+    for (const m of models) {
+      for (const result of ['served', 'retried', 'failed']) {
+        assert.equal(value(first, 'tollbooth_upstream_attempts_total', { provider: m.provider, model: m.model_id, result }), 0, `${m.model_id} ${result}`);
+      }
+    }
+    assert.equal(first.filter((x) => x.name === 'tollbooth_upstream_attempts_total' && x.labels.model === 'gpt-4.1-nano').length, 0, 'not for a retired model');
     assert.equal(first.filter((s) => s.name === 'tollbooth_state_store_calls_total').length, 0, 'no Redis round trips to count with state: memory');
   });
 
@@ -78,7 +88,7 @@ describe('series exported at 0 before their first event', () => {
 
   test('with state: redis, every state store operation and the state_unavailable denial start at 0', async () => {
     const metrics = createMetrics();
-    initialiseSeries(metrics, { credentials: [], stateMode: 'redis' });
+    initialiseSeries(metrics, { credentials: [], models: [], stateMode: 'redis' });
     const s = parseMetrics(await metrics.registry.metrics());
     for (const operation of ['admit', 'settle', 'release', 'grant', 'balance']) assert.equal(value(s, 'tollbooth_state_store_calls_total', { operation }), 0, operation);
     assert.equal(value(s, 'tollbooth_admission_denials_total', { code: 'state_unavailable', layer: 'state' }), 0);
