@@ -7,7 +7,10 @@ import { defaultTextMapGetter, defaultTextMapSetter, diag, DiagLogLevel, ROOT_CO
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_INSTANCE_ID } from '@opentelemetry/semantic-conventions/incubating';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors/catalog.ts';
@@ -27,15 +30,16 @@ const WARN_EVERY_MS = 60_000;
 export class OtelTracing implements Tracing {
   readonly tracer: Tracer;
   readonly propagator = new W3CTraceContextPropagator();
-  readonly #provider: BasicTracerProvider;
+  readonly #provider: NodeTracerProvider;
 
   constructor(settings: TraceSettings, instance: string, log: Logger) {
     routeDiagnostics(log);
     const version = packageVersion();
     const resource = defaultResource()
       .merge(detectResources({ detectors: [envDetector] }))
-      .merge(resourceFromAttributes({ 'service.name': settings.serviceName, 'service.version': version, 'service.instance.id': instance }));
-    this.#provider = new BasicTracerProvider({
+      .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, [ATTR_SERVICE_VERSION]: version, [ATTR_SERVICE_INSTANCE_ID]: instance }));
+    // Never register()ed: no global provider, context manager or propagator (see the top comment).
+    this.#provider = new NodeTracerProvider({
       resource,
       // Unset: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on).
       ...(settings.sampleRatio === null ? {} : { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.sampleRatio) }) }),
