@@ -27,7 +27,7 @@ export interface ReloaderDeps {
 }
 
 /** Settings read once at start (routing: the health policy is built once): a change is reported, and waits for a restart. */
-const RESTART_ONLY = ['listeners', 'ledger', 'upstream', 'routing', 'credential_store'] as const satisfies readonly (keyof TollboothConfig)[];
+const RESTART_ONLY = ['listeners', 'ledger', 'upstream', 'routing', 'credential_store', 'telemetry'] as const satisfies readonly (keyof TollboothConfig)[];
 
 export class ConfigReloader {
   readonly #deps: ReloaderDeps;

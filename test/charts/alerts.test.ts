@@ -114,15 +114,20 @@ describe(hasPromtool ? 'alerts over what a real sidecar exported' : `alerts over
     });
     const client = gw.openai();
     const call = (model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }] }).catch(() => null);
+    let lastHealthyCall = 0;
     const minute = async (openai: number, groq: number) => {
       for (let i = 0; i < openai; i++) await call('gpt-4.1-nano');
       for (let i = 0; i < groq; i++) await call('groq/gpt-oss-120b');
+      lastHealthyCall = Date.now();
       scrapes.push(parseMetrics(await gw.metrics()));
     };
     for (let m = 0; m < HEALTHY_MINUTES; m++) await minute(4, 4);
 
     // The incident: openai fails everything, groq a third of its calls, and a config change is refused.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // It starts once the breaker's window (1 s of wall time) holds no healthy call: the condition is
+    // the clock itself, so this waits out exactly the rest of the window, whatever the machine's speed.
+    const windowEnds = lastHealthyCall + 1000;
+    while (Date.now() <= windowEnds) await new Promise((resolve) => setTimeout(resolve, windowEnds - Date.now() + 1));
     state.openaiDown = true;
     state.groqFailEvery = 3;
     const configFile = join(gw.dir, 'tollbooth.yaml');
