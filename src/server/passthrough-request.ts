@@ -2,6 +2,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderRecord } from '../catalog/types.ts';
 import { forwardableHeaders } from '../credentials/outbound-headers.ts';
+import type { Credential, CredentialStore } from '../credentials/store.ts';
+import { GatewayError } from '../errors/catalog.ts';
+import { baseUrlFor } from '../routing/target.ts';
 
 /** Never forwarded, besides what Tollbooth consumes (outbound-headers.ts): what undici sets itself, cookies. */
 const DROP_REQUEST_HEADERS = new Set<string>([
@@ -29,6 +32,22 @@ export function parsedBase(url: string): { origin: string; path: string } {
     BASES.set(url, parsed);
   }
   return parsed;
+}
+
+/** The credential a passthrough call (HTTP or WebSocket) takes for the caller's org, and where it points. */
+export function passthroughUpstream(
+  credentials: CredentialStore,
+  provider: ProviderRecord,
+  orgId: string,
+): { credential: Credential; baseUrl: string; origin: string; basePath: string } {
+  const credential = credentials.defaultFor(provider.name, orgId);
+  if (!credential || credential.unavailable !== null) {
+    throw new GatewayError('credential_unavailable', `No usable credential for provider '${provider.name}' (${credential?.unavailable ?? 'none configured'}).`);
+  }
+  const base = baseUrlFor(provider, credential);
+  if ('missing' in base) throw new GatewayError('credential_unavailable', `Provider '${provider.name}': ${base.missing}.`);
+  const { origin, path } = parsedBase(base.url);
+  return { credential, baseUrl: base.url, origin, basePath: path };
 }
 
 export function safeJson(raw: Buffer): unknown {

@@ -10,11 +10,11 @@ import { runExchange } from '../exchange/attempt-loop.ts';
 import { passthroughBody } from '../exchange/body/passthrough.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { realtimeDialect } from '../realtime/dialects.ts';
-import { baseUrlFor, type Target } from '../routing/target.ts';
+import type { Target } from '../routing/target.ts';
 import type { OutboundRequest } from '../upstream/transport.ts';
 import { readBody } from './body.ts';
 import { passthroughPath } from './passthrough-path.ts';
-import { forwardedHeaders, parsedBase, safeJson } from './passthrough-request.ts';
+import { forwardedHeaders, passthroughUpstream, safeJson } from './passthrough-request.ts';
 import type { RequestContext } from './services.ts';
 
 export async function passthrough(ctx: RequestContext, provider: ProviderRecord, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -26,13 +26,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   query.delete('key');
   const caller = runtime.auth.authenticate(req.headers, queryKey);
 
-  const credential = runtime.credentials.defaultFor(provider.name, caller.orgId);
-  if (!credential || credential.unavailable !== null) {
-    throw new GatewayError('credential_unavailable', `No usable credential for provider '${provider.name}' (${credential?.unavailable ?? 'none configured'}).`);
-  }
-  const base = baseUrlFor(provider, credential);
-  if ('missing' in base) throw new GatewayError('credential_unavailable', `Provider '${provider.name}': ${base.missing}.`);
-  const { origin, path: basePath } = parsedBase(base.url);
+  const { credential, baseUrl, origin, basePath } = passthroughUpstream(runtime.credentials, provider, caller.orgId);
   // From here on, `rest` is the path that matched the allow-list (passthrough-path.ts).
   rest = passthroughPath(provider, basePath, rest);
   // A realtime socket's path is listed for upgrades (realtime.ts); plain HTTP on it is a mistake.
@@ -44,7 +38,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   // JSON bodies are read (bounded) to learn the model for metering; uploads stream straight through.
   const raw = hasBody && !multipart ? await readBody(req, runtime.config.limits.max_body_bytes) : null;
-  const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: '', weight: 1 };
+  const target: Target = { provider, credential, baseUrl, model: null, upstreamModel: '', weight: 1 };
   const adapter = createAdapter(target);
   const json = raw ? safeJson(raw) : null;
   const info = adapter.describeNative(rest, json);

@@ -20,10 +20,10 @@ import { forwardableHeaders } from '../credentials/outbound-headers.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import { realtimeDialect, type RealtimeDialect } from '../realtime/dialects.ts';
 import { RealtimeSession } from '../realtime/session.ts';
-import { baseUrlFor, type Target } from '../routing/target.ts';
+import type { Target } from '../routing/target.ts';
 import type { OutboundRequest } from '../upstream/transport.ts';
 import { passthroughPath } from './passthrough-path.ts';
-import { parsedBase } from './passthrough-request.ts';
+import { passthroughUpstream } from './passthrough-request.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { boundedMessage, openAIErrorBody, toGatewayError } from './respond.ts';
 import type { RequestContext, Services } from './services.ts';
@@ -134,13 +134,7 @@ async function prepare(ctx: RequestContext, req: IncomingMessage): Promise<Prepa
   const { protocols, key: protocolKey } = splitProtocols(req.headers['sec-websocket-protocol']);
   const caller = runtime.auth.authenticate(req.headers, queryKey ?? protocolKey);
 
-  const credential = runtime.credentials.defaultFor(provider.name, caller.orgId);
-  if (!credential || credential.unavailable !== null) {
-    throw new GatewayError('credential_unavailable', `No usable credential for provider '${provider.name}' (${credential?.unavailable ?? 'none configured'}).`);
-  }
-  const base = baseUrlFor(provider, credential);
-  if ('missing' in base) throw new GatewayError('credential_unavailable', `Provider '${provider.name}': ${base.missing}.`);
-  const { origin, path: basePath } = parsedBase(base.url);
+  const { credential, baseUrl, origin, basePath } = passthroughUpstream(runtime.credentials, provider, caller.orgId);
   const rest = passthroughPath(provider, basePath, ctx.path.slice(slash));
   const dialect = realtimeDialect(provider.api, decodeURIComponent(rest).slice(basePath.length));
   if (!dialect) {
@@ -149,7 +143,7 @@ async function prepare(ctx: RequestContext, req: IncomingMessage): Promise<Prepa
   }
 
   const requestedModel = dialect.modelFromQuery(query);
-  const target: Target = { provider, credential, baseUrl: base.url, model: null, upstreamModel: requestedModel ?? 'unknown', weight: 1 };
+  const target: Target = { provider, credential, baseUrl, model: null, upstreamModel: requestedModel ?? 'unknown', weight: 1 };
   target.model = requestedModel ? (runtime.catalog.modelForUpstream(provider.name, requestedModel) ?? null) : null;
   ctx.labels.model = target.model?.model_id ?? 'unknown';
   const admission = await admit(ctx, caller, target, requestedModel);
