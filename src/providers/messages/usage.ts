@@ -1,6 +1,6 @@
 /**
- * Usage → Anthropic's usage fields. Tollbooth's prompt count includes cache reads (and, for
- * Anthropic, cache writes); Anthropic reports uncached input apart from them.
+ * Usage → Anthropic's usage fields. Tollbooth's prompt count includes cache reads and cache writes;
+ * Anthropic reports uncached input apart from both.
  */
 import type { Usage } from '../../metering/usage.ts';
 
@@ -13,11 +13,12 @@ export interface AnthropicUsage {
 
 export function anthropicUsage(usage: Usage | null): AnthropicUsage {
   if (!usage) return { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+  const writes = (usage.cache_write_5m_tokens ?? 0) + (usage.cache_write_1h_tokens ?? 0);
   return {
-    input_tokens: Math.max(0, usage.prompt_tokens - usage.cached_tokens),
+    input_tokens: Math.max(0, usage.prompt_tokens - usage.cached_tokens - writes),
     output_tokens: usage.completion_tokens,
     cache_read_input_tokens: usage.cached_tokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: writes,
   };
 }
 

@@ -13,7 +13,7 @@ import { upstreamError } from '../upstream-error.ts';
 import { speechCharacters, SpeechStream, speechTap } from './speech.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
 import { normalize } from './normalize.ts';
-import { usageField, usageFromOpenAI, usageOfBody } from './usage.ts';
+import { usageOfAnswer, usageOfBody } from './usage.ts';
 
 const PATHS: Record<Operation, string> = {
   chat: '/chat/completions',
@@ -83,8 +83,6 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
 
     response(operation, raw) {
       const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      // Rerank (Together's) reports input tokens only, like embeddings.
-      const embeddings = operation === 'embeddings' || operation === 'rerank';
       const notJson = () =>
         new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
           details: { provider: target.provider.name },
@@ -98,14 +96,14 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
           throw notJson();
         }
         if (typeof body !== 'object' || body === null) throw notJson();
-        const usage = usageFromOpenAI(usageField(body), compat, embeddings);
+        const usage = usageOfAnswer(body, compat, operation);
         return normalize(compat, body, { nextIndex: 0 }) ? { body: JSON.stringify(body), usage } : { body: raw, usage };
       }
       if (!looksLikeObject(bytes)) throw notJson();
       // The vendor already speaks the unified shape: its bytes go to the client unchanged. Usage is
       // read from the tail only; a body without it is abnormal, so only then is the whole parsed
       // (a `{garbage}` that merely starts and ends with braces is no answer).
-      const usage = usageOfBody(bytes, compat, embeddings);
+      const usage = usageOfBody(bytes, compat, operation);
       if (usage === null && !isJsonObject(bytes)) throw notJson();
       return { body: raw, usage };
     },
@@ -131,7 +129,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
     tap(info, contentType) {
       if (info.operation === 'audio_speech') return speechTap(info.units?.character ?? 0, contentType, tokenPriced(target));
       if (contentType.includes('text/event-stream')) return openAIStreamTap(compat, info.operation === 'text_completion');
-      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation === 'embeddings' || info.operation === 'rerank'));
+      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation));
     },
   };
 }

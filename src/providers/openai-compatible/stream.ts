@@ -8,7 +8,7 @@ import type { StreamOutcome, StreamTranslator, UsageTap } from '../contract.ts';
 import { createSseReader, sseErrorEvent, sseEvent } from '../sse.ts';
 import { scanChunk } from './chunk-scan.ts';
 import { needsNormalizing, normalize } from './normalize.ts';
-import { usageField, usageFromOpenAI } from './usage.ts';
+import { usageOfAnswer } from './usage.ts';
 
 export interface OpenAIStreamOptions {
   compat: OpenAICompat | null;
@@ -92,7 +92,7 @@ export class OpenAIStream implements StreamTranslator {
     const needsFix = this.#options.emit && needsNormalizing(this.#options.compat, data);
     if (needsFix || facts.usageObject) {
       const chunk = safeParse(data);
-      const usage = chunk ? usageFromOpenAI(usageField(chunk), this.#options.compat) : null;
+      const usage = chunk ? usageOfAnswer(chunk, this.#options.compat) : null;
       if (usage) this.usage = usage;
       if (this.#options.hideUsageChunk && Array.isArray(chunk?.choices) && chunk.choices.length === 0) return;
       if (needsFix && chunk && normalize(this.#options.compat!, chunk, this.#toolCalls)) out = JSON.stringify(chunk);

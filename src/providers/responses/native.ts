@@ -9,7 +9,7 @@ import { GatewayError } from '../../errors/catalog.ts';
 import type { Usage } from '../../metering/usage.ts';
 import type { Target } from '../../routing/target.ts';
 import type { ProviderAdapter, StreamOutcome, StreamTranslator } from '../contract.ts';
-import { usageFromOpenAI } from '../openai-compatible/usage.ts';
+import { usageOfAnswer } from '../openai-compatible/usage.ts';
 import { createSseReader, sseEvent } from '../sse.ts';
 import { parseEvent, parseUpstreamJson } from '../unified/completion.ts';
 import { createAdapter } from '../registry.ts';
@@ -32,7 +32,7 @@ export function responsesNative(target: Target): ProviderAdapter {
       body: JSON.stringify({ ...body, model: target.upstreamModel }),
       context: null,
     }),
-    response: (_operation, raw) => ({ body: raw, usage: usageFromOpenAI(parseUpstreamJson(target, raw).usage, target.provider.openai_compat) }),
+    response: (_operation, raw) => ({ body: raw, usage: usageOfAnswer(parseUpstreamJson(target, raw), target.provider.openai_compat) }),
     stream: () => new ResponsesRelay(target),
   };
 }
@@ -72,7 +72,7 @@ class ResponsesRelay implements StreamTranslator {
       return;
     }
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
-      const usage = usageFromOpenAI((e?.response as { usage?: unknown } | undefined)?.usage, this.#target.provider.openai_compat);
+      const usage = e ? usageOfAnswer(e, this.#target.provider.openai_compat) : null;
       if (usage) this.usage = usage;
       this.outcome = type === 'response.failed' ? 'error' : 'complete';
     } else if (type === 'error') this.outcome = 'error';

@@ -33,7 +33,7 @@ describe('ConverseStream translator', () => {
     assert.deepEqual(args, ['{"x":1}', '{"y":2}']);
     assert.ok(out.endsWith('data: [DONE]\n\n'));
     assert.equal(stream.outcome, 'complete');
-    assert.deepEqual(stream.usage, { prompt_tokens: 14, completion_tokens: 4, cached_tokens: 5, reasoning_tokens: 0, source: 'reported' });
+    assert.deepEqual(stream.usage, { prompt_tokens: 14, completion_tokens: 4, cached_tokens: 5, reasoning_tokens: 0, cache_write_5m_tokens: 6, source: 'reported' });
   });
 
   test('a corrupt frame ends the stream with an explicit error event', () => {
