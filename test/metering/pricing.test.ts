@@ -138,6 +138,10 @@ describe('unpriced and units', () => {
     assert.deepEqual([formatCredits(speech.pico), speech.bill?.rates], ['16.75', { character: '0.000015' }]);
     const unknown = charge({ usage: usage(0, 0, { units: { audio_second: 10 } }), model: images, billing: 'managed', operation: 'chat', served: true, at: NOW });
     assert.deepEqual([formatCredits(unknown.pico), unknown.unpriced], ['1', true], 'a unit without a price meters 0, flagged');
+    // A token-priced model that also reports its images (gpt-image): the tokens are the bill, the images a record.
+    const tokens = charge({ usage: usage(1000, 0, { units: { image: 1 } }), model: model({}), billing: 'managed', operation: 'chat', served: true, at: NOW });
+    // 1000 × 2 = 2000 → 2.1 + 1
+    assert.deepEqual([formatCredits(tokens.pico), tokens.unpriced, tokens.bill?.usage], ['3.1', false, { input: 1000, image: 1 }]);
   });
 });
 

@@ -78,7 +78,7 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
   const set = tiered ? contextRates(tiered, usage.prompt_tokens) : null;
   let unpriced = (set === null && tokens > 0) || model === null;
   if (billing === 'byok') {
-    if (unitCount > 0 && !unpriced) for (const unit in usage.units) if (period === null || unitPriceKey(period.units, unit) === null) unpriced = true;
+    if (unitCount > 0 && set === null) for (const unit in usage.units) if (period === null || unitPriceKey(period.units, unit) === null) unpriced = true;
     return { pico: 0n, unpriced, bill: null };
   }
 
@@ -113,7 +113,9 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
       const count = usage.units[unit]!;
       if (!(count > 0)) continue;
       const key = period ? unitPriceKey(period.units, unit) : null;
-      if (key === null) unpriced = true;
+      // A unit without a price on a model priced by its tokens (gpt-image reports its images and
+      // their tokens) is recorded, not charged: the vendor bills the tokens. Otherwise it is unpriced.
+      if (key === null && set === null) unpriced = true;
       byPrice[key ?? unit] = (byPrice[key ?? unit] ?? 0) + count;
     }
     for (const name in byPrice) {
