@@ -1,7 +1,7 @@
 /**
  * The OpenAI Responses API on the unified root: POST /v1/responses for every catalog chat model,
- * native where the provider serves it (OpenAI, Azure OpenAI) and bridged through the provider's
- * chat adapter elsewhere. The exchange pipeline does admission, fallback and metering; errors are
+ * native where the provider serves it (OpenAI, Azure OpenAI, and the vendors whose catalog paths list
+ * /responses) and bridged through the provider's chat adapter elsewhere. The exchange pipeline does admission, fallback and metering; errors are
  * OpenAI-shaped, as on the rest of /v1.
  */
 import { GatewayError } from '../errors/catalog.ts';

@@ -57,8 +57,9 @@ describe('agent APIs: the final event arrives only after its charge is in the le
 
   test('Responses bridged to OpenAI-compatible chat: response.completed', async () => {
     upstream.reset();
-    upstream.on('POST', '/openai/v1/chat/completions', { frames: sseFrames(chunkLines('groq/groq-text.chunks.txt'), { done: true }) });
-    const n = await chargesWhenSeen('/v1/responses', { model: 'llama-3.3-70b-versatile', input: 'Hi', stream: true }, 'response.completed');
+    // Mistral, whose usage rides on the last chunk unasked, is bridged (Groq, which serves Responses itself, is native).
+    upstream.on('POST', '/v1/chat/completions', { frames: sseFrames(chunkLines('mistral/mistral-text.chunks.txt'), { done: true }) });
+    const n = await chargesWhenSeen('/v1/responses', { model: 'mistral-small-latest', input: 'Hi', stream: true }, 'response.completed');
     assert.equal(n, 1);
   });
 
