@@ -10,6 +10,8 @@
  *   unified/request-fields.ts THINKING_BUDGETS: low 1024, medium 4096, high 16384, xhigh 32768;
  *   none/minimal → disabled). The budget must stay below max_tokens, so it is cut to fit a
  *   caller's smaller max_tokens, and refused when that leaves less than Anthropic's minimum 1024.
+ *   The unified `thinking` extension (Anthropic's own object) gives the budget exactly instead.
+ * - `top_k` (a unified extension) → `top_k`.
  */
 import type { Target } from '../../routing/target.ts';
 import {
@@ -26,6 +28,7 @@ import {
   stopSequencesOf,
   thinkingBudget,
   toolCallsOf,
+  topKOf,
   type ChatBody,
   type ChatMessage,
   type ContentPart,
@@ -57,6 +60,8 @@ export function messagesRequest(body: ChatBody, target: Target): Record<string, 
   }
   if (typeof body.temperature === 'number') request.temperature = body.temperature;
   if (typeof body.top_p === 'number') request.top_p = body.top_p;
+  const topK = topKOf(body);
+  if (topK !== null) request.top_k = topK;
   const stop = stopSequencesOf(body);
   if (stop) request.stop_sequences = stop;
   const user = body.safety_identifier ?? body.user;

@@ -6,6 +6,7 @@
  * `data:` image URLs can be sent.
  */
 import { GatewayError } from '../../errors/catalog.ts';
+import { effortForBudget, exactThinkingBudget, topKOf } from '../unified/request-fields.ts';
 
 type Block = Record<string, unknown>;
 interface Turn {
@@ -62,9 +63,11 @@ export function converseRequest(body: Record<string, unknown>, upstreamModel: st
   if (typeof body.top_p === 'number') inference.topP = body.top_p;
   if (typeof body.stop === 'string') inference.stopSequences = [body.stop];
   else if (Array.isArray(body.stop) && body.stop.length > 0) inference.stopSequences = body.stop;
-  const extra = reasoningFields(body.reasoning_effort, upstreamModel, inference, maxOutputTokens);
+  const reasoning = reasoningFields(body, upstreamModel, inference, maxOutputTokens);
+  // Claude's thinking takes no sampling changes: temperature and top_p go (above), top_k too.
+  const extra = { ...reasoning, ...(reasoning?.thinking ? null : topKField(topKOf(body), upstreamModel)) };
   if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
-  if (extra) out.additionalModelRequestFields = extra;
+  if (Object.keys(extra).length > 0) out.additionalModelRequestFields = extra;
 
   if (typeof body.n === 'number' && body.n > 1) invalid('n', 'Bedrock returns one choice per request: n must be 1.');
   return out;
@@ -155,17 +158,21 @@ function toolConfiguration(body: Record<string, unknown>, turns: Turn[]): Record
 /**
  * reasoning_effort → the model family's own switch: a thinking budget for Claude (which also needs
  * max_tokens above the budget, and no temperature), maxReasoningEffort for Nova 2. Other families
- * have no documented switch and get none.
+ * have no documented switch and get none. An exact budget (the unified `thinking` extension) is
+ * Claude's budget as given, and the effort whose range holds it for Nova.
  */
 function reasoningFields(
-  effort: unknown,
+  body: Record<string, unknown>,
   upstreamModel: string,
   inference: Record<string, unknown>,
   maxOutputTokens: number | null,
 ): Record<string, unknown> | null {
+  const exact = exactThinkingBudget(body);
+  if (exact === 0) return null;
+  const effort = exact === null ? body.reasoning_effort : effortForBudget(exact);
   if (typeof effort !== 'string' || effort === 'none') return null;
   if (upstreamModel.includes('anthropic.claude')) {
-    const budget = CLAUDE_THINKING_BUDGET[effort] ?? CLAUDE_THINKING_BUDGET.medium!;
+    const budget = exact ?? CLAUDE_THINKING_BUDGET[effort] ?? CLAUDE_THINKING_BUDGET.medium!;
     // The caller's max_tokens is theirs to split; otherwise the answer keeps ANSWER_ROOM tokens.
     const callerMax = typeof inference.maxTokens === 'number';
     if (!callerMax) inference.maxTokens = Math.min(budget + ANSWER_ROOM, maxOutputTokens ?? Infinity);
@@ -178,6 +185,17 @@ function reasoningFields(
     const level = effort === 'minimal' ? 'low' : effort === 'xhigh' ? 'high' : effort;
     return { reasoningConfig: { type: 'enabled', maxReasoningEffort: level } };
   }
+  return null;
+}
+
+/**
+ * top_k has no Converse inferenceConfig field: Claude takes it as `top_k`, Nova as
+ * inferenceConfig.topK, both in additionalModelRequestFields; other families get none.
+ */
+function topKField(topK: number | null, upstreamModel: string): Record<string, unknown> | null {
+  if (topK === null) return null;
+  if (upstreamModel.includes('anthropic.claude')) return { top_k: topK };
+  if (upstreamModel.includes('amazon.nova')) return { inferenceConfig: { topK } };
   return null;
 }
 

@@ -3,7 +3,8 @@
  * tools are close to OpenAI's; what differs: developer → system, an assistant's text beside tool
  * calls is its `tool_plan`, top_p → p, stop → stop_sequences, json_schema → json_object with a
  * schema, tool_choice only as REQUIRED/NONE (a named function keeps only that tool and requires it),
- * reasoning_effort → thinking {type, token_budget} (budgets in unified/request-fields.ts).
+ * top_k → k, reasoning_effort (or the unified `thinking` extension's exact budget) → thinking
+ * {type, token_budget} (budgets in unified/request-fields.ts).
  */
 import type { Target } from '../../routing/target.ts';
 import {
@@ -18,6 +19,7 @@ import {
   stopSequencesOf,
   thinkingBudget,
   toolCallsOf,
+  topKOf,
   type ChatBody,
   type ChatMessage,
   type FunctionTool,
@@ -55,6 +57,8 @@ export function chatRequest(body: ChatBody, target: Target): Obj {
   if (maxTokens !== null) request.max_tokens = maxTokens;
   for (const field of SAME_NAME) if (typeof body[field] === 'number') request[field] = body[field];
   if (typeof body.top_p === 'number') request.p = body.top_p;
+  const topK = topKOf(body);
+  if (topK !== null) request.k = topK;
   const stop = stopSequencesOf(body);
   if (stop) request.stop_sequences = stop;
   const format = responseFormat(body);

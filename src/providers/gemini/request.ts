@@ -1,8 +1,8 @@
 /**
  * A unified chat.completions body → a Gemini generateContent body: contents (messages.ts), tools
- * and tool_choice, generationConfig (sampling, stop, structured output) and thinking.
+ * and tool_choice, generationConfig (sampling, top_k → topK, stop, structured output) and thinking.
  */
-import { functionTools, invalid, maxTokensOf, requireSingleChoice, stopSequencesOf, THINKING_BUDGETS, type ChatBody } from '../unified/request-fields.ts';
+import { exactThinkingBudget, functionTools, invalid, maxTokensOf, requireSingleChoice, stopSequencesOf, THINKING_BUDGETS, topKOf, type ChatBody } from '../unified/request-fields.ts';
 import { toGeminiContents } from './messages.ts';
 
 export function toGenerateContent(body: ChatBody, upstreamModel: string): Record<string, unknown> {
@@ -48,6 +48,8 @@ function generation(body: ChatBody, upstreamModel: string): Record<string, unkno
   const maxTokens = maxTokensOf(body);
   if (maxTokens !== null) config.maxOutputTokens = maxTokens;
   for (const [from, to] of NUMBER_FIELDS) if (typeof body[from] === 'number') config[to] = body[from];
+  const topK = topKOf(body);
+  if (topK !== null) config.topK = topK;
   const stop = stopSequencesOf(body);
   if (stop) config.stopSequences = stop;
 
@@ -56,7 +58,7 @@ function generation(body: ChatBody, upstreamModel: string): Record<string, unkno
     config.responseMimeType = 'application/json';
     if (format.type === 'json_schema' && format.json_schema?.schema !== undefined) config.responseJsonSchema = format.json_schema.schema;
   }
-  const thinking = thinkingConfig(body.reasoning_effort, upstreamModel);
+  const thinking = thinkingConfig(body, upstreamModel);
   if (thinking) config.thinkingConfig = thinking;
   return config;
 }
@@ -75,16 +77,26 @@ const NUMBER_FIELDS: readonly [string, string][] = [
  * minimal and low 1024, medium 8192, high and xhigh 24576. Gemini 3 and later take a level: none and
  * minimal → minimal, low, medium, high (xhigh → high). Models before 2.5 do not think: no config.
  * Thought summaries (→ reasoning_content) are asked for whenever the effort is not `none`.
+ * An exact budget (the unified `thinking` extension, a bridged Messages request's budget_tokens)
+ * goes as thinkingBudget, which Gemini 3 still takes beside its levels (the two never together);
+ * `disabled` is budget 0.
  */
-function thinkingConfig(effort: unknown, upstreamModel: string): Record<string, unknown> | null {
-  if (effort === undefined || effort === null) return null;
-  if (typeof effort !== 'string' || !(effort in THINKING_BUDGETS)) {
-    throw invalid(`'reasoning_effort' must be one of ${Object.keys(THINKING_BUDGETS).join(', ')}.`, 'reasoning_effort');
+function thinkingConfig(body: ChatBody, upstreamModel: string): Record<string, unknown> | null {
+  const exact = exactThinkingBudget(body);
+  const effort = body.reasoning_effort;
+  if (exact === null) {
+    if (effort === undefined || effort === null) return null;
+    if (typeof effort !== 'string' || !(effort in THINKING_BUDGETS)) {
+      throw invalid(`'reasoning_effort' must be one of ${Object.keys(THINKING_BUDGETS).join(', ')}.`, 'reasoning_effort');
+    }
   }
   if (/^gemini-(1\.|2\.0)/.test(upstreamModel)) return null;
-  const includeThoughts = effort !== 'none';
-  if (upstreamModel.startsWith('gemini-2.5')) return { thinkingBudget: BUDGETS[effort], includeThoughts };
-  return { thinkingLevel: LEVELS[effort], includeThoughts };
+  // 2.5 Flash (and Flash-Lite) take at most 24576; Pro and Gemini 3 up to 32768 (Google's ranges).
+  if (exact !== null) return { thinkingBudget: upstreamModel.startsWith('gemini-2.5-flash') ? Math.min(exact, 24576) : exact, includeThoughts: exact > 0 };
+  const level = effort as string;
+  const includeThoughts = level !== 'none';
+  if (upstreamModel.startsWith('gemini-2.5')) return { thinkingBudget: BUDGETS[level], includeThoughts };
+  return { thinkingLevel: LEVELS[level], includeThoughts };
 }
 
 const BUDGETS: Record<string, number> = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576, xhigh: 24576 };

@@ -3,11 +3,15 @@
  * that is not Anthropic: the provider's own adapter takes it from there. What a chat API cannot
  * carry is said, not dropped in silence: server tools (web search, bash, …) are a 400 naming the
  * tool; thinking blocks from earlier turns are not sent back (their signatures only mean something
- * to Anthropic); `thinking`, `top_k` and `metadata` are not forwarded; `max_tokens` is capped at the
- * served model's output limit.
+ * to Anthropic); `metadata` and `cache_control` are not forwarded (OpenAI, Azure, xAI, DeepSeek and
+ * Gemini cache repeated prefixes on their own; the cached count comes back as
+ * cache_read_input_tokens); `max_tokens` is capped at the served model's output limit.
+ *
+ * `thinking` and `top_k` go where the target's chat API has an equivalent (carry()).
  */
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
+import { effortForBudget } from '../unified/request-fields.ts';
 
 type Json = Record<string, unknown>;
 
@@ -42,8 +46,30 @@ export function chatFromMessages(body: Json, target: Target): Json {
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
   if (body.stream === true) chat.stream = true;
   if (Array.isArray(body.tools) && body.tools.length > 0) chat.tools = body.tools.map((t, i) => tool(t as Json, `tools[${i}]`));
-  Object.assign(chat, toolChoice(body.tool_choice));
+  Object.assign(chat, toolChoice(body.tool_choice), carry(body, target.provider.api === 'openai' || target.provider.api === 'azure'));
   return chat;
+}
+
+/**
+ * `thinking` and `top_k`, by the target's wire. Gemini, Cohere and Bedrock (and Anthropic) read the
+ * unified request's extensions of the same names: the exact budget (Gemini thinkingBudget with
+ * thoughts included, Cohere token_budget, Claude's budget on Bedrock, Nova's effort) and topK / k /
+ * additionalModelRequestFields. The OpenAI wire (OpenAI, Azure and the OpenAI-compatible vendors)
+ * takes an effort, not a budget: reasoning_effort low below 4096 tokens, medium below 16384, high
+ * from there; it has no top_k, which is dropped. Only `{type: enabled, budget_tokens}` is carried:
+ * `disabled` is Anthropic's default, and with `adaptive` the target's own default thinking applies.
+ */
+function carry(body: Json, openAIWire: boolean): Json {
+  const out: Json = {};
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined | null;
+  const budget = thinking?.type === 'enabled' ? thinking.budget_tokens : undefined;
+  if (budget !== undefined) {
+    if (!Number.isSafeInteger(budget) || (budget as number) < 1) throw invalid('thinking.budget_tokens must be a positive integer.', 'thinking.budget_tokens');
+    if (openAIWire) out.reasoning_effort = effortForBudget(budget as number);
+    else out.thinking = { type: 'enabled', budget_tokens: budget };
+  }
+  if (!openAIWire && body.top_k !== undefined) out.top_k = body.top_k;
+  return out;
 }
 
 /**

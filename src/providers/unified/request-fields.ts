@@ -151,12 +151,17 @@ export function requireSingleChoice(body: ChatBody, provider: string): void {
 }
 
 /**
- * OpenAI `reasoning_effort` → a thinking-token budget, for providers that take a budget (Anthropic
- * `thinking.budget_tokens`, Cohere `thinking.token_budget`). null: no thinking asked for; 0:
- * thinking explicitly off ('none', 'minimal'). The steps are ours, not a vendor's: 1024 is
- * Anthropic's minimum budget, and each step quadruples it.
+ * The thinking-token budget a unified request asks for, for providers that take a budget (Anthropic
+ * `thinking.budget_tokens`, Cohere `thinking.token_budget`, Gemini 2.5 `thinkingBudget`, Claude on
+ * Bedrock). null: no thinking asked for; 0: thinking explicitly off. Two spellings: OpenAI's
+ * `reasoning_effort` (steps ours, not a vendor's: 1024 is Anthropic's minimum budget, and each step
+ * quadruples it; 'none' and 'minimal' are off), or Anthropic's own `thinking` object — an extension
+ * of the unified request (LiteLLM's too) that carries a Messages request's exact budget across the
+ * bridge (messages/request.ts); it wins when both are given.
  */
 export function thinkingBudget(body: ChatBody): number | null {
+  const exact = exactThinkingBudget(body);
+  if (exact !== null) return exact;
   const effort = body.reasoning_effort;
   if (effort === undefined || effort === null) return null;
   const budget = THINKING_BUDGETS[effort as string];
@@ -164,6 +169,36 @@ export function thinkingBudget(body: ChatBody): number | null {
     throw invalid(`'reasoning_effort' must be one of ${Object.keys(THINKING_BUDGETS).join(', ')}.`, 'reasoning_effort');
   }
   return budget;
+}
+
+/** The `thinking` extension's budget: {type: 'enabled', budget_tokens} → the budget, {type: 'disabled'} → 0, absent → null. */
+export function exactThinkingBudget(body: ChatBody): number | null {
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined | null;
+  if (thinking === undefined || thinking === null) return null;
+  if (thinking.type === 'disabled') return 0;
+  if (thinking.type === 'enabled' && Number.isSafeInteger(thinking.budget_tokens) && (thinking.budget_tokens as number) > 0) return thinking.budget_tokens as number;
+  throw invalid("'thinking' must be {type: 'enabled', budget_tokens: <positive integer>} or {type: 'disabled'}.", 'thinking');
+}
+
+/**
+ * A thinking budget → the OpenAI `reasoning_effort` whose budget range holds it, for providers that
+ * take an effort, not a budget: below 4096 low, below 16384 medium, from 16384 high (the
+ * THINKING_BUDGETS steps read backwards, so an effort's own budget maps back to that effort).
+ */
+export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
+  return budget < THINKING_BUDGETS.medium! ? 'low' : budget < THINKING_BUDGETS.high! ? 'medium' : 'high';
+}
+
+/**
+ * `top_k` (an extension of the unified request, as vLLM and Anthropic spell it): sample from the k
+ * most likely tokens. Gemini topK, Cohere k, Anthropic and Claude on Bedrock top_k, Nova topK; the
+ * OpenAI-compatible vendors get the body as sent.
+ */
+export function topKOf(body: ChatBody): number | null {
+  const k = body.top_k;
+  if (k === undefined || k === null) return null;
+  if (!Number.isSafeInteger(k) || (k as number) < 0) throw invalid("'top_k' must be a non-negative integer.", 'top_k');
+  return k as number;
 }
 
 export const THINKING_BUDGETS: Readonly<Record<string, number>> = {
