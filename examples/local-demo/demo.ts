@@ -8,12 +8,14 @@
  *    and the metrics, then stops everything.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
 import { parse, stringify } from 'yaml';
+import type { ChargeEntry } from '../../src/metering/ledger/entry.ts';
+import { walkChain } from '../../src/metering/ledger/chain.ts';
 import { FakeUpstream } from '../../test/support/fake-upstream.ts';
 import { chunkLines, fixtureJson, sseFrames } from '../../test/support/fixtures.ts';
 
@@ -142,10 +144,11 @@ try {
 say();
 say('Usage recorded in the ledger (one hash-chained charge per call):');
 const ledgerDir = join(work, 'ledger');
-const entries = readdirSync(ledgerDir)
-  .filter((f) => f.endsWith('.jsonl'))
-  .flatMap((f) => readFileSync(join(ledgerDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
-  .filter((e) => requestIds.includes(e.request_id));
+// Read with the ledger's own reader: it knows both line formats (compact is the default).
+const entries: ChargeEntry[] = [];
+walkChain(ledgerDir, (e) => {
+  if (e.type === 'charge' && requestIds.includes(e.request_id)) entries.push(e);
+});
 say(`   ${'request id'.padEnd(36)}  ${'api'.padEnd(7)}  ${'model'.padEnd(12)}  prompt  completion  credits`);
 for (const e of entries) {
   say(`   ${e.request_id.padEnd(36)}  ${e.api.padEnd(7)}  ${String(e.model).padEnd(12)}  ${String(e.prompt_tokens).padStart(6)}  ${String(e.completion_tokens).padStart(10)}  ${e.credits}`);

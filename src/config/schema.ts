@@ -369,7 +369,7 @@ export const mainConfigSchema = {
         sync_interval_ms: { type: 'number', minimum: 0, maximum: 1000, default: 20 },
         checkpoint_every_entries: { type: 'integer', minimum: 0, default: 10_000 },
         checkpoint_interval_s: { type: 'number', minimum: 0, default: 300 },
-        format: { enum: [1, 2], default: 1 },
+        format: { enum: [1, 2], default: 2 },
         retention: {
           type: 'object',
           additionalProperties: false,

@@ -159,7 +159,7 @@ export interface TollboothConfig {
     checkpoint_every_entries: number;
     /** A checkpoint this often while entries are appended; 0: not by time. */
     checkpoint_interval_s: number;
-    /** Line format of new ledger files: 1 (JSON, full keys) or 2 (compact: short keys, defaults left out). */
+    /** Line format of new ledger files: 2 (compact: short keys, defaults left out; the default) or 1 (JSON, full keys). */
     format: 1 | 2;
     retention: LedgerRetentionConfig;
   };
