@@ -28,6 +28,7 @@ import type { ModelRecord } from '../src/catalog/types.ts';
 import type { TollboothConfig } from '../src/config/types.ts';
 import { PICO_PER_CREDIT } from '../src/metering/credits.ts';
 import { Ledger } from '../src/metering/ledger/ledger.ts';
+import { charge } from '../src/metering/pricing/bill.ts';
 import type { UsageRecord } from '../src/metering/record.ts';
 import { createMetrics } from '../src/metrics/registry.ts';
 import type { Target } from '../src/routing/target.ts';
@@ -49,13 +50,15 @@ const N = Number(values.entries);
 const FORMAT = values.format === '1' ? 1 : 2;
 
 /** What the meter stamps on a managed charge: catalog version, rate id, usage, rates and credits by class. */
-const BILL = {
-  catalog: 'c1a2b3c4d5e6',
-  rate: 'gpt-5.1@base',
-  usage: { input: 812, cache_read: 2048, output: 211 },
-  rates: { input: '1.25', cache_read: '0.125', output: '10' },
-  credits: { run: '1', input: '0.001065750', cache_read: '0.000268800', output: '0.002215500' },
-};
+/** The stamp the meter writes for a cache-heavy GPT-5.1 call (pricing/bill.ts builds it canonical). */
+const BILL = charge({
+  usage: { prompt_tokens: 2860, completion_tokens: 211, cached_tokens: 2048, reasoning_tokens: 0, source: 'reported' },
+  model: { model_id: 'gpt-5.1', input_usd_per_1m: 1.25, output_usd_per_1m: 10, cache_read_usd_per_1m: 0.125 } as ModelRecord,
+  billing: 'managed',
+  operation: 'chat',
+  served: true,
+  at: Date.now(),
+}).bill;
 const base = values.dir ?? tmpdir();
 const NODE = process.execPath;
 const SELF = new URL(import.meta.url).pathname;

@@ -13,6 +13,9 @@ import { charge } from '../../src/metering/pricing/bill.ts';
 import { compilePrices } from '../../src/metering/pricing/compile.ts';
 import { worstCasePico } from '../../src/metering/pricing/worst-case.ts';
 import { worstCaseCharge } from '../../src/admission/estimate.ts';
+import { sealCompact } from '../../src/metering/ledger/compact.ts';
+import { canonicalJson, isCanonical, sealEntry } from '../../src/metering/ledger/entry.ts';
+import { usageRecord } from './ledger/records.ts';
 import type { Usage } from '../../src/metering/usage.ts';
 
 function model(prices: Partial<ModelRecord>): ModelRecord {
@@ -164,6 +167,28 @@ describe('holds: the dearest class and tier the request can reach', () => {
     // 2 × 0.12 → 252 + 1
     assert.equal(formatCredits(worstCasePico({ model: m, at: NOW, inputTokens: 10, outputTokens: 0, units: { image: 2 } })), '253');
     assert.equal(formatCredits(worstCasePico({ model: model({ input_usd_per_1m: null, output_usd_per_1m: null }), at: NOW, inputTokens: 10, outputTokens: 10, units: {} })), '1');
+  });
+});
+
+describe('the stamp as the ledger writes it', () => {
+  test('built in canonical order (units and service tier included), so both line formats write it on their fast path, canonical', () => {
+    const m = model({ cache_read_usd_per_1m: 0.2, unit_prices: { image: 0.04, web_search_call: 0.01 } });
+    const usages = [
+      usage(1000, 500, { cached_tokens: 600, reasoning_tokens: 100 }),
+      usage(10, 10, { cache_write_1h_tokens: 5, audio_output_tokens: 3, service_tier: 'flex', units: { web_search_call: 2, 'image:1024x1024:hd': 1 } }),
+    ];
+    for (const u of usages) {
+      const bill = charge({ usage: u, model: m, billing: 'managed', operation: 'chat', served: true, at: NOW }).bill!;
+      assert.equal(isCanonical(bill), true, JSON.stringify(bill));
+      assert.equal(JSON.stringify(bill), canonicalJson(bill));
+      const body = { ...usageRecord(1), type: 'charge' as const, period: null, from_allowance: '0', from_wallet: '1', bill };
+      for (const { line } of [sealEntry(body, 9, 'a'.repeat(64)), sealCompact(body, 9, 'a'.repeat(64))]) {
+        const text = line.slice(0, -1);
+        const member = text.includes('"hash":"') ? ',"hash":"' : ',"h":"';
+        const withoutHash = `${text.slice(0, text.lastIndexOf(member))}}`;
+        assert.equal(withoutHash, canonicalJson(JSON.parse(withoutHash)), 'the whole line canonical');
+      }
+    }
   });
 });
 

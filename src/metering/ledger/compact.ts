@@ -22,7 +22,7 @@
  * Lines stay canonical JSON (keys sorted), `h` last.
  */
 import { hash } from 'node:crypto';
-import { canonicalJson, type ChargeEntry, type EntryBody, type LedgerEntry, type LineCheck } from './entry.ts';
+import { canonicalJson, isCanonical, type ChargeEntry, type EntryBody, type LedgerEntry, type LineCheck } from './entry.ts';
 
 export type LineFormat = 1 | 2;
 
@@ -51,16 +51,17 @@ function compactChargeJson(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, s
   const members = b as unknown as Record<string, unknown>;
   for (const key in b) if (!KNOWN.has(key) && members[key] !== undefined) return null;
   const c = compactCharge(b, seq);
-  let verbatim = false;
+  let canonical = true;
   for (const [member, short] of VERBATIM) {
     const value = members[member];
     if (value === undefined) continue;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
     c[short] = value;
-    verbatim = true;
+    canonical &&= isCanonical(value);
   }
-  // Flat members inserted in sorted order are canonical as JSON.stringify writes them (the fast path).
-  return verbatim ? canonicalJson(c) : JSON.stringify(c);
+  // Members inserted in sorted order are canonical as JSON.stringify writes them (the fast path):
+  // compactCharge leaves the verbatim members' places in its order; a non-canonical one is sorted.
+  return canonical ? JSON.stringify(c) : canonicalJson(c);
 }
 
 /** The compact flat members of a charge, inserted in sorted key order. */
@@ -69,6 +70,8 @@ function compactCharge(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, seq: 
   if (b.api !== 'unified') c.a = b.api;
   if (b.attempts !== 1) c.at = b.attempts;
   if (b.billing !== 'managed') c.b = b.billing;
+  // `bl` (the bill, VERBATIM) comes here in sorted order: compactChargeJson sets it.
+  c.bl = undefined;
   if (b.credits !== '0') c.c = b.credits;
   if (b.cached_tokens !== 0) c.ca = b.cached_tokens;
   if (b.credential !== b.provider) c.cr = b.credential;

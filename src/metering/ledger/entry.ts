@@ -177,9 +177,12 @@ export function sealEntry(body: EntryBody, seq: number, prevHash: string): { ent
   return { entry, line: `${canonical.slice(0, -1)}${HASH_MEMBER}${entry.hash}"}\n` };
 }
 
-/** The members sortedCharge writes; a charge with any other (an object such as `bill`) takes the general path. */
+/**
+ * The members sortedCharge writes; a charge with any other takes the general path. `bill` is an
+ * object: it rides the fast path only when it is canonical itself (pricing/bill.ts builds it so).
+ */
 const FLAT_CHARGE_MEMBERS = new Set([
-  'api', 'attempts', 'billing', 'cached_tokens', 'completion_tokens', 'credential', 'credits', 'duration_ms', 'from_allowance', 'from_wallet',
+  'api', 'attempts', 'bill', 'billing', 'cached_tokens', 'completion_tokens', 'credential', 'credits', 'duration_ms', 'from_allowance', 'from_wallet',
   'instance', 'key_id', 'model', 'operation', 'org', 'outcome', 'over_hold', 'period', 'prompt_tokens', 'provider', 'reasoning_tokens',
   'request_id', 'requested_model', 'settle_id', 'status', 'stream', 'stream_id', 'ts', 'ttfb_ms', 'type', 'unpriced', 'unsettled',
   'upstream_model', 'usage_source',
@@ -187,6 +190,24 @@ const FLAT_CHARGE_MEMBERS = new Set([
 
 function hasOnlyFlatMembers(body: object): boolean {
   for (const key in body) if (!FLAT_CHARGE_MEMBERS.has(key) && (body as Record<string, unknown>)[key] !== undefined) return false;
+  const bill = (body as { bill?: unknown }).bill;
+  return bill === undefined || isCanonical(bill);
+}
+
+/**
+ * Whether JSON.stringify writes `value` canonically: every object's keys already in sorted order
+ * (arrays are not expected in entries: they take the general path). A few keys per level: far
+ * cheaper than rebuilding it with canonicalJson.
+ */
+export function isCanonical(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) return false;
+  let previous: string | null = null;
+  for (const key in value) {
+    if (previous !== null && !(previous < key)) return false;
+    if (!isCanonical((value as Record<string, unknown>)[key])) return false;
+    previous = key;
+  }
   return true;
 }
 
@@ -198,6 +219,7 @@ function sortedCharge(b: Omit<ChargeEntry, keyof Chained>, seq: number, prevHash
   const sorted: Omit<ChargeEntry, 'hash'> = {
     api: b.api,
     attempts: b.attempts,
+    bill: b.bill,
     billing: b.billing,
     cached_tokens: b.cached_tokens,
     completion_tokens: b.completion_tokens,

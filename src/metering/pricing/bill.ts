@@ -12,7 +12,7 @@ import type { ModelRecord, Operation } from '../../catalog/types.ts';
 import { formatCredits, formatPicoNumber, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
 import type { Usage } from '../usage.ts';
 import { catalogVersionOf } from './catalog-version.ts';
-import { TOKEN_CLASSES, tokenClasses } from './classes.ts';
+import { TOKEN_CLASSES, tokenClasses, type TokenClass } from './classes.ts';
 import { contextRates, periodAt, pricesOf, tierRates } from './compile.ts';
 
 /** What a charge entry stamps: enough to recompute its credits without the catalog. */
@@ -61,6 +61,17 @@ export function unitPriceKey(units: ReadonlyMap<string, unknown>, unit: string):
 
 const RUN_PICO = RUN_CREDIT * PICO_PER_CREDIT;
 const RUN_TEXT = formatCredits(RUN_PICO);
+/**
+ * The classes in sorted order, `run` among them: the stamp is built with every key in canonical
+ * order, so the ledger writes it with JSON.stringify as it is (entry.ts isCanonical).
+ */
+const STAMP_ORDER = [...TOKEN_CLASSES, 'run'].sort() as ReadonlyArray<TokenClass | 'run'>;
+
+function sortedCopy<T>(record: Record<string, T>): Record<string, T> {
+  const sorted: Record<string, T> = {};
+  for (const key of Object.keys(record).sort()) sorted[key] = record[key]!;
+  return sorted;
+}
 
 /** Runs on every charge: plain loops and objects, rates and their texts compiled ahead (compile.ts). */
 export function charge({ usage, model, billing, operation, served, at }: ChargeInput): Charge {
@@ -82,14 +93,18 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
     return { pico: 0n, unpriced, bill: null };
   }
 
-  const stampUsage: Record<string, number> = {};
-  const rates: Record<string, string> = {};
-  const credits: Record<string, string> = { run: RUN_TEXT };
+  let stampUsage: Record<string, number> = {};
+  let rates: Record<string, string> = {};
+  let credits: Record<string, string> = {};
   // Exact either way: Number arithmetic while every product and the sum stay below 2^53 (a
   // product of two integers that does not is never a safe integer), BigInt beyond.
   let small = 0;
   let pico = RUN_PICO;
-  for (const cls of TOKEN_CLASSES) {
+  for (const cls of STAMP_ORDER) {
+    if (cls === 'run') {
+      credits.run = RUN_TEXT;
+      continue;
+    }
     const count = classes[cls];
     if (count === 0) continue;
     stampUsage[cls] = count;
@@ -128,14 +143,19 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
       credits[name] = formatCredits(part);
       pico += part;
     }
+    // Unit names fall anywhere among the classes: the three maps are put back in sorted order.
+    stampUsage = sortedCopy(stampUsage);
+    rates = sortedCopy(rates);
+    credits = sortedCopy(credits);
   }
+  // Members in sorted order (catalog, credits, rate, rates, service_tier, usage): canonical as built.
   const bill: BillStamp = {
     catalog: model ? catalogVersionOf(model) : 'none',
-    rate: set ? set.id : `${model?.model_id ?? 'unknown'}@unpriced`,
-    usage: stampUsage,
-    rates,
     credits,
+    rate: set ? set.id : `${model?.model_id ?? 'unknown'}@unpriced`,
+    rates,
+    ...(usage.service_tier === undefined ? {} : { service_tier: usage.service_tier }),
+    usage: stampUsage,
   };
-  if (usage.service_tier !== undefined) bill.service_tier = usage.service_tier;
   return { pico, unpriced, bill };
 }
