@@ -211,6 +211,10 @@ function formatSummary(s: LedgerSummary, by: GroupBy): string {
       s.groups.map((g) => [g.key, String(g.requests), String(g.byok_requests), String(g.prompt_tokens), String(g.completion_tokens), g.credits]),
     ),
   );
+  const classes = Object.entries(s.credits_by_class);
+  if (classes.length > 0) {
+    lines.push('', ...table(['credits by class', 'credits'], classes.map(([line, credits]) => [line, credits])));
+  }
   lines.push('', `total credits charged: ${s.total_credits}`);
   return `${lines.join('\n')}\n`;
 }

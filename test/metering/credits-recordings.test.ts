@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadCatalogDir } from '../../src/cli/rebill.ts';
+import { formatCredits, parseCredits } from '../../src/metering/credits.ts';
 import { rebill } from '../../src/metering/ledger/rebill.ts';
+import { summarize } from '../../src/metering/ledger/summary.ts';
 import { after, before, describe, test } from 'node:test';
 import type { ApiFamily, ModelRecord } from '../../src/catalog/types.ts';
 import { hasAdapter } from '../../src/providers/registry.ts';
@@ -332,6 +334,13 @@ describe('ledger credits equal the money rule, for every recording with usage', 
     assert.equal(report.rebilled, charged.length);
     assert.deepEqual(report.differences, []);
     assert.equal(report.rebilled_total, report.booked_total);
+
+    // `ledger summary` breaks the same credits down by class: they add up to the total charged.
+    const summary = await summarize(`${gw.dir}/data`, 'model');
+    assert.deepEqual(summary.credits_by_class, report.by_class);
+    const sum = Object.values(summary.credits_by_class).reduce((n, c) => n + parseCredits(c), 0n);
+    assert.equal(formatCredits(sum), summary.total_credits);
+    assert.ok(Number(summary.credits_by_class.cache_read ?? 0) > 0 && Number(summary.credits_by_class.reasoning ?? 0) > 0, 'recordings with cache reads and reasoning');
   });
 
   test('ledger rebill --catalog: the same traffic under a changed price shows exactly the expected differences', async () => {

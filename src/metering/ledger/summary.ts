@@ -21,6 +21,8 @@ export interface GroupTotals {
   credits: string;
   /** Exchanges on a customer's own key: recorded, 0 credits. */
   byok_requests: number;
+  /** Credits by bill line (run, token class, unit), from the charges' stamps. */
+  credits_by_class: Record<string, string>;
 }
 
 export interface WalletSummary {
@@ -46,6 +48,8 @@ export interface LedgerSummary {
   groups: GroupTotals[];
   wallets: WalletSummary[];
   total_credits: string;
+  /** Credits by bill line over every group; charges written before stamps count under `unstamped`. */
+  credits_by_class: Record<string, string>;
 }
 
 const KEY: Record<GroupBy, (c: ChargeEntry) => string> = {
@@ -56,7 +60,8 @@ const KEY: Record<GroupBy, (c: ChargeEntry) => string> = {
 };
 
 export async function summarize(dir: string, by: GroupBy, options: { archived?: boolean } = {}): Promise<LedgerSummary> {
-  const groups = new Map<string, { requests: number; prompt: number; completion: number; pico: bigint; byok: number }>();
+  const groups = new Map<string, { requests: number; prompt: number; completion: number; pico: bigint; byok: number; classes: Map<string, bigint> }>();
+  const totalByClass = new Map<string, bigint>();
   const wallets = new Map<string, { granted: bigint; charged: bigint; allowance: bigint; wallet: bigint }>();
   const walletOf = (org: string) => {
     let w = wallets.get(org);
@@ -91,12 +96,15 @@ export async function summarize(dir: string, by: GroupBy, options: { archived?: 
     w.wallet += parseCredits(entry.from_wallet);
     const key = KEY[by](entry);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { requests: 0, prompt: 0, completion: 0, pico: 0n, byok: 0 }));
+    if (!g) groups.set(key, (g = { requests: 0, prompt: 0, completion: 0, pico: 0n, byok: 0, classes: new Map() }));
     g.requests++;
     g.prompt += entry.prompt_tokens;
     g.completion += entry.completion_tokens;
     g.pico += pico;
     if (entry.billing === 'byok') g.byok++;
+    if (entry.bill) {
+      for (const [line, credits] of Object.entries(entry.bill.credits)) addTo([g.classes, totalByClass], line, parseCredits(credits));
+    } else if (pico !== 0n) addTo([g.classes, totalByClass], 'unstamped', pico);
   };
   const archivedNames = readArchiveManifest(dir)?.segments.length ?? 0;
   walletsFromCheckpoint = archivedNames > 0 && !options.archived;
@@ -117,7 +125,16 @@ export async function summarize(dir: string, by: GroupBy, options: { archived?: 
     total_credits: formatCredits(total),
     groups: [...groups.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, g]) => ({ key, requests: g.requests, prompt_tokens: g.prompt, completion_tokens: g.completion, credits: formatCredits(g.pico), byok_requests: g.byok })),
+      .map(([key, g]) => ({
+        key,
+        requests: g.requests,
+        prompt_tokens: g.prompt,
+        completion_tokens: g.completion,
+        credits: formatCredits(g.pico),
+        byok_requests: g.byok,
+        credits_by_class: byClass(g.classes),
+      })),
+    credits_by_class: byClass(totalByClass),
     wallets: [...wallets.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([org, w]) => ({
@@ -129,4 +146,12 @@ export async function summarize(dir: string, by: GroupBy, options: { archived?: 
         wallet: formatCredits(w.granted - w.wallet),
       })),
   };
+}
+
+function addTo(maps: Map<string, bigint>[], line: string, pico: bigint): void {
+  for (const map of maps) map.set(line, (map.get(line) ?? 0n) + pico);
+}
+
+function byClass(map: Map<string, bigint>): Record<string, string> {
+  return Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([line, pico]) => [line, formatCredits(pico)]));
 }

@@ -40,8 +40,9 @@ describe('ledger summary', () => {
     assert.equal(s.entries, 6, 'a grant, 4 charges and the checkpoint written at close');
     assert.equal(s.total_credits, '1.300000000001');
     assert.deepEqual(s.groups, [
-      { key: 'acme', requests: 3, prompt_tokens: 11 + 12 + 7, completion_tokens: 21 + 22 + 9, credits: '0.3', byok_requests: 1 },
-      { key: 'globex', requests: 1, prompt_tokens: 14, completion_tokens: 24, credits: '1.000000000001', byok_requests: 0 },
+      // Hand-made charges carry no bill stamp: their credits show as `unstamped`.
+      { key: 'acme', requests: 3, prompt_tokens: 11 + 12 + 7, completion_tokens: 21 + 22 + 9, credits: '0.3', byok_requests: 1, credits_by_class: { unstamped: '0.3' } },
+      { key: 'globex', requests: 1, prompt_tokens: 14, completion_tokens: 24, credits: '1.000000000001', byok_requests: 0, credits_by_class: { unstamped: '1.000000000001' } },
     ]);
     assert.deepEqual(s.wallets, [
       { org: 'acme', granted: '5', charged: '0.3', from_allowance: '0.1', from_wallet: '0.2', wallet: '4.8' },
