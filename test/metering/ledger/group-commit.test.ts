@@ -48,23 +48,32 @@ describe('ledger group commit', () => {
   });
 
   test('at low load an entry is written after the commit window, acknowledged after the sync interval and one fsync; appending does not wait', async () => {
+    // Only what cannot depend on the machine's speed is asserted: the order of the steps and the
+    // least time each waits (timers never fire early by more than a millisecond).
     const windowMs = 20;
     const syncMs = 60;
     const ledger = await Ledger.open({ dir, commitWindowMs: windowMs, syncIntervalMs: syncMs });
-    const lastLine = () => seqAndHash(readFileSync(firstFile(), 'utf8').trimEnd().split('\n').at(-1)!).hash;
+    const lastLine = () => {
+      const text = readFileSync(firstFile(), 'utf8').trimEnd();
+      return text === '' ? null : seqAndHash(text.split('\n').at(-1)!).hash;
+    };
     for (let i = 0; i < 3; i++) {
       const start = performance.now();
       const { entry, acked } = ledger.charge(usageRecord(i));
-      const appendMs = performance.now() - start;
-      let ackMs = 0;
-      void acked.then(() => (ackMs = performance.now() - start));
-      await new Promise((r) => setTimeout(r, windowMs + 25));
-      assert.equal(lastLine(), entry.hash, 'in the file (safe from a crash of the process) after the commit window');
-      assert.equal(ackMs, 0, 'not acknowledged before its sync');
-      await acked;
-      assert.ok(appendMs < windowMs, `append returned in ${appendMs.toFixed(2)} ms`);
-      assert.ok(ackMs >= windowMs + syncMs - 1, `the entry waited the window and the sync interval for company (${ackMs.toFixed(1)} ms)`);
-      assert.ok(ackMs < windowMs + syncMs + 500, `acknowledged within the window, the interval and one fsync (${ackMs.toFixed(1)} ms)`);
+      assert.notEqual(lastLine(), entry.hash, 'appending returned before any write: it does not wait for the file');
+      let writtenAt = 0;
+      let ackedAt = 0;
+      let inFileWhenAcked = false;
+      const ack = acked.then(() => {
+        ackedAt = performance.now() - start;
+        inFileWhenAcked = lastLine() === entry.hash;
+      });
+      while (lastLine() !== entry.hash) await new Promise((r) => setTimeout(r, 2));
+      writtenAt = performance.now() - start;
+      await ack;
+      assert.ok(writtenAt >= windowMs - 1, `written after the commit window (${writtenAt.toFixed(1)} ms)`);
+      assert.ok(inFileWhenAcked, 'acknowledged only once it is in the file');
+      assert.ok(ackedAt >= windowMs + syncMs - 1, `the entry waited the window and the sync interval for company (${ackedAt.toFixed(1)} ms)`);
     }
     await ledger.close();
   });
