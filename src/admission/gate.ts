@@ -37,6 +37,8 @@ export interface AdmissionRequest {
   inputBytes: number;
   /** The request body, for the caller's max_tokens (null for uploads). */
   body: unknown;
+  /** Never billed (a token count): rate-limited, but no credit is held. */
+  unbilled?: boolean;
 }
 
 export interface GateOptions {
@@ -83,7 +85,7 @@ export class AdmissionGate {
     const maxTokens = requestedMaxTokens(req.body);
     const tokens = likelyTokens(req.inputBytes, maxTokens);
     const draws = rateDraws(plan, req.caller, tokens);
-    const hold = worstCaseCharge(
+    const hold = req.unbilled ? 0n : worstCaseCharge(
       { model: req.model, operation: req.operation, inputBytes: req.inputBytes, maxTokens, body: req.body, at: this.#now() },
       targets.map((t) => t.credential.billing),
     );

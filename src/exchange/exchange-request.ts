@@ -8,6 +8,7 @@ import type { Caller } from '../admission/caller-auth.ts';
 import type { Admission } from '../admission/gate.ts';
 import type { Resolution } from '../catalog/deprecation.ts';
 import type { Operation } from '../catalog/types.ts';
+import type { MeteredOperation } from '../metering/record.ts';
 import type { GatewayError } from '../errors/catalog.ts';
 import type { ExchangeOutcome } from '../metering/record.ts';
 import type { Usage } from '../metering/usage.ts';
@@ -24,6 +25,8 @@ export interface ExchangeRequest {
   admission: Admission;
   api: 'unified' | 'native';
   operation: Operation;
+  /** What the ledger and metrics call it, when not `operation` (a token count rides the chat pipeline). */
+  meteredOperation?: MeteredOperation;
   stream: boolean;
   requestedModel: string | null;
   /** How the unified API resolved the requested model (deprecations followed); absent on passthrough. */

@@ -22,7 +22,7 @@ export function meterExchange(
     caller: x.caller,
     admission: x.admission,
     api: x.api,
-    operation: x.operation,
+    operation: x.meteredOperation ?? x.operation,
     stream: x.stream,
     requestedModel: x.requestedModel,
     target,

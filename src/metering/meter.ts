@@ -2,7 +2,6 @@
  * Settles one exchange: usage → credits (exactly; see credits.ts) → one usage record → metrics.
  * Called once per request that reached an upstream, whatever its end.
  */
-import type { Operation } from '../catalog/types.ts';
 import type { Caller } from '../admission/caller-auth.ts';
 import type { Admission } from '../admission/gate.ts';
 import { genaiLabels, type Metrics } from '../metrics/registry.ts';
@@ -10,7 +9,7 @@ import type { Target } from '../routing/target.ts';
 import type { Logger } from '../util/log.ts';
 import { formatCredits, PICO_PER_CREDIT } from './credits.ts';
 import { charge } from './pricing/bill.ts';
-import type { ExchangeOutcome, UsageRecord, UsageRecorder } from './record.ts';
+import type { ExchangeOutcome, MeteredOperation, UsageRecord, UsageRecorder } from './record.ts';
 import type { Usage } from './usage.ts';
 
 export interface Exchange {
@@ -19,7 +18,7 @@ export interface Exchange {
   /** The request's admission: settled here, right after its charge reaches the balances. */
   admission?: Admission;
   api: 'unified' | 'native';
-  operation: Operation;
+  operation: MeteredOperation;
   stream: boolean;
   requestedModel: string | null;
   target: Target;

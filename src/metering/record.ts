@@ -3,6 +3,9 @@ import type { Operation } from '../catalog/types.ts';
 import type { Draw } from '../admission/token-bucket.ts';
 import type { BillStamp } from './pricing/bill.ts';
 
+/** What the ledger and metrics call an exchange's operation: a catalog operation, or a token count (never billed). */
+export type MeteredOperation = Operation | 'count_tokens';
+
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
 
 export interface UsageRecord {
@@ -11,7 +14,7 @@ export interface UsageRecord {
   org: string;
   key_id: string | null;
   api: 'unified' | 'native';
-  operation: Operation;
+  operation: MeteredOperation;
   stream: boolean;
   /** The model id the caller named (catalog id on the unified API, provider name on passthrough). */
   requested_model: string | null;

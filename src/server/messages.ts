@@ -62,6 +62,7 @@ export const countTokensHandler: Handler = anthropicErrors(async (ctx, req, res)
     stream: false,
     raw,
     admissionBody: {},
+    unbilled: 'count_tokens',
     only: countsNatively,
     // Providers do not bill a count: zero tokens, zero credits (credits.ts: no tokens, no run credit).
     prepare: (target) => {

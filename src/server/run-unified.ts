@@ -31,6 +31,8 @@ export interface UnifiedRun {
   prepare: ExchangeRequest['prepare'];
   /** Only these of the model's deployments (count_tokens: those that count natively). */
   only?: (target: Target) => boolean;
+  /** Never billed (a token count): no credit hold, metered under its own operation name. */
+  unbilled?: 'count_tokens';
   /** Overrides of the pipeline request (strategy, promptChars, handler…). */
   overrides?: Partial<ExchangeRequest>;
 }
@@ -48,6 +50,7 @@ export async function runUnified(ctx: RequestContext, res: ServerResponse, run: 
     targets: run.only ? planned.filter(run.only) : planned,
     inputBytes: run.raw.length,
     body: run.admissionBody,
+    unbilled: run.unbilled !== undefined,
   }));
   await runExchange(
     {
@@ -67,6 +70,7 @@ export async function runUnified(ctx: RequestContext, res: ServerResponse, run: 
       native: null,
       prepare: run.prepare,
       handler: run.stream ? translatedStream : translatedBody,
+      ...(run.unbilled ? { meteredOperation: run.unbilled } : {}),
       ...run.overrides,
     },
     res,

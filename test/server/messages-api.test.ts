@@ -259,7 +259,11 @@ describe('POST /v1/messages/count_tokens', () => {
     assert.equal(seen.json().model, gw.catalog().resolve(CLAUDE).model.upstream_model);
     assert.equal(seen.headers['x-api-key'], providerKey('anthropic'));
     const charges = (await gw.usage()).slice(before);
-    assert.ok(charges.every((c) => Number(c.credits) === 0 && c.prompt_tokens === 0), 'never charged');
+    assert.deepEqual(
+      charges.map((c) => [c.operation, c.credits, c.prompt_tokens, c.bill]),
+      [['count_tokens', '0', 0, undefined]],
+      'one entry, under its own operation, never charged',
+    );
   });
 
   test('Gemini counts natively with countTokens (no recording exists: hand-written body); nothing is charged', async () => {
@@ -274,7 +278,11 @@ describe('POST /v1/messages/count_tokens', () => {
     assert.equal(sent.generateContentRequest.model, `models/${served.upstream_model}`);
     assert.ok(JSON.stringify(sent.generateContentRequest.contents).includes('Hello'));
     const charges = (await gw.usage()).slice(before);
-    assert.ok(charges.every((c) => Number(c.credits) === 0 && c.prompt_tokens === 0), 'never charged');
+    assert.deepEqual(
+      charges.map((c) => [c.operation, c.credits, c.prompt_tokens, c.bill]),
+      [['count_tokens', '0', 0, undefined]],
+      'one entry, under its own operation, never charged',
+    );
   });
 
   test('other providers: an estimate, marked as one, with no upstream call and no charge', async () => {

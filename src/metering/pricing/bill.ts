@@ -8,7 +8,8 @@
  *
  * A rate in pico-USD per token or unit makes a class's pico-credits = count × rate × 105 × 1000 / 100.
  */
-import type { ModelRecord, Operation } from '../../catalog/types.ts';
+import type { ModelRecord } from '../../catalog/types.ts';
+import type { MeteredOperation } from '../record.ts';
 import { formatCredits, formatPicoNumber, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
 import type { Usage } from '../usage.ts';
 import { catalogVersionOf } from './catalog-version.ts';
@@ -43,7 +44,7 @@ export interface ChargeInput {
   usage: Usage | null;
   model: ModelRecord | null;
   billing: 'managed' | 'byok';
-  operation: Operation;
+  operation: MeteredOperation;
   /** The provider processed tokens: the exchange has usage, whatever its status. */
   served: boolean;
   /** When the request started (epoch ms): the price in force then applies. */
