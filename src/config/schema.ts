@@ -21,37 +21,79 @@ const classRates = {
   image_input_usd_per_1m: rate,
   image_output_usd_per_1m: rate,
 } as const;
-const contextTiers = {
-  type: 'array',
-  items: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['above_input_tokens', 'input_usd_per_1m', 'output_usd_per_1m'],
-    properties: { above_input_tokens: { type: 'integer', minimum: 0 }, input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates },
+/**
+ * The price schemas, added to ajv once under their own id and referenced from every place a price
+ * set appears (a model, its price changes, a service tier): inlined, they made ajv generate the
+ * same code a dozen times over (≈ 4 MB of the process's memory).
+ */
+export const PRICES_SCHEMA_ID = 'tollbooth:prices';
+const ref = (name: string) => ({ $ref: `${PRICES_SCHEMA_ID}#/$defs/${name}` }) as const;
+
+export const pricesSchema = {
+  $id: PRICES_SCHEMA_ID,
+  $defs: {
+    contextTiers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['above_input_tokens', 'input_usd_per_1m', 'output_usd_per_1m'],
+        properties: { above_input_tokens: { type: 'integer', minimum: 0 }, input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates },
+      },
+    },
+    serviceTiers: {
+      type: 'object',
+      propertyNames: { pattern: '^[a-z0-9_-]+$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['input_usd_per_1m', 'output_usd_per_1m'],
+        properties: { input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates, context_tiers: ref('contextTiers') },
+      },
+      errorMessage: { propertyNames: 'a service tier is named as the provider reports it served (lower case: flex, priority, batch, …)' },
+    },
+    unitPrices: {
+      type: 'object',
+      propertyNames: {
+        pattern: '^(image(:[a-z0-9x_-]+)*|audio_second|character|search|web_search_call)$',
+      },
+      additionalProperties: { type: 'number', minimum: 0 },
+      errorMessage: {
+        propertyNames: 'a unit is image, image:<size>:<quality>, audio_second, character, search or web_search_call',
+        additionalProperties: 'a unit price is a number of USD per unit ≥ 0 (at most 12 decimals)',
+      },
+    },
+    priceChanges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['effective_from', 'input_usd_per_1m', 'output_usd_per_1m'],
+        properties: {
+          effective_from: {
+            type: 'string',
+            pattern: '^\\d{4}-\\d{2}-\\d{2}(T.+)?$',
+            errorMessage: 'must be a UTC date YYYY-MM-DD or an ISO 8601 date-time (quote it in YAML)',
+          },
+          input_usd_per_1m: usdPer1M,
+          output_usd_per_1m: usdPer1M,
+          ...classRates,
+          context_tiers: ref('contextTiers'),
+          service_tiers: ref('serviceTiers'),
+          unit_prices: ref('unitPrices'),
+        },
+      },
+    },
   },
 } as const;
-const serviceTiers = {
-  type: 'object',
-  propertyNames: { pattern: '^[a-z0-9_-]+$' },
-  additionalProperties: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['input_usd_per_1m', 'output_usd_per_1m'],
-    properties: { input_usd_per_1m: rate, output_usd_per_1m: rate, ...classRates, context_tiers: contextTiers },
-  },
-  errorMessage: 'maps a service tier name, as the provider reports it served (e.g. flex, priority, batch), to its prices',
-} as const;
-const unitPrices = {
-  type: 'object',
-  propertyNames: {
-    pattern: '^(image(:[a-z0-9x_-]+)*|audio_second|character|search|web_search_call)$',
-  },
-  additionalProperties: { type: 'number', minimum: 0 },
-  errorMessage:
-    'maps a unit (image, image:<size>:<quality>, audio_second, character, search, web_search_call) to its price in USD per unit (at most 12 decimals)',
-} as const;
+
 /** Everything a price set holds besides the two seed prices. */
-const priceSetProperties = { ...classRates, context_tiers: contextTiers, service_tiers: serviceTiers, unit_prices: unitPrices } as const;
+const priceSetProperties = {
+  ...classRates,
+  context_tiers: ref('contextTiers'),
+  service_tiers: ref('serviceTiers'),
+  unit_prices: ref('unitPrices'),
+} as const;
 
 export const secretRefSchema = {
   type: 'object',
@@ -183,24 +225,7 @@ export const modelSchema = {
     input_usd_per_1m: usdPer1M,
     output_usd_per_1m: usdPer1M,
     ...priceSetProperties,
-    price_changes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['effective_from', 'input_usd_per_1m', 'output_usd_per_1m'],
-        properties: {
-          effective_from: {
-            type: 'string',
-            pattern: '^\\d{4}-\\d{2}-\\d{2}(T.+)?$',
-            errorMessage: 'must be a UTC date YYYY-MM-DD or an ISO 8601 date-time (quote it in YAML)',
-          },
-          input_usd_per_1m: usdPer1M,
-          output_usd_per_1m: usdPer1M,
-          ...priceSetProperties,
-        },
-      },
-    },
+    price_changes: ref('priceChanges'),
     status: { enum: ['active', 'preview', 'deprecated', 'maintenance', 'retired'] },
     replacement_id: { anyOf: [id, { type: 'null' }], default: null },
     deprecation_date: { type: ['string', 'null'], format: 'date', default: null },

@@ -2,13 +2,14 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import addFormats from 'ajv-formats';
-import { mainConfigSchema, modelsFileSchema, providersFileSchema } from './schema.ts';
+import { mainConfigSchema, modelsFileSchema, pricesSchema, providersFileSchema } from './schema.ts';
 import type { ConfigProblem } from './problems.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 (ajvErrors as unknown as (a: Ajv) => void)(ajv);
+ajv.addSchema(pricesSchema);
 
 const validators = {
   main: ajv.compile(mainConfigSchema),

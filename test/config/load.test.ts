@@ -111,6 +111,23 @@ describe('config validation', () => {
     assert.match(problems(writeConfig('', catalog)).join('\n'), /input_usd_per_1m: a price in USD per 1M tokens is a number ≥ 0 with at most 6 decimals/);
   });
 
+  test('price sets are checked where they are written: tiers, dated changes, units', () => {
+    const bad = model('badly-priced', 'status: active').replace(
+      ' }\n',
+      ', service_tiers: { flex: { input_usd_per_1m: 1 } }, unit_prices: { pixels: 1 }, price_changes: [{ effective_from: "soon", input_usd_per_1m: 1, output_usd_per_1m: 1, context_tiers: [{ above_input_tokens: -1, input_usd_per_1m: 1, output_usd_per_1m: 1 }] }] }\n',
+    );
+    const text = problems(writeConfig('', catalogWith(`models:\n${bad}`))).join('\n');
+    assert.match(text, /\/models\/0\/service_tiers\/flex: missing required field "output_usd_per_1m"/);
+    assert.match(text, /\/models\/0\/unit_prices: a unit is image, image:<size>:<quality>, audio_second/);
+    assert.match(text, /\/models\/0\/price_changes\/0\/effective_from: must be a UTC date YYYY-MM-DD/);
+    assert.match(text, /\/models\/0\/price_changes\/0\/context_tiers\/0\/above_input_tokens: must be >= 0/);
+    const twice = model('twice-changed', 'status: active').replace(
+      ' }\n',
+      ', price_changes: [{ effective_from: "2027-01-01", input_usd_per_1m: 2, output_usd_per_1m: 2 }, { effective_from: "2027-01-01", input_usd_per_1m: 3, output_usd_per_1m: 3 }] }\n',
+    );
+    assert.match(problems(writeConfig('', catalogWith(`models:\n${twice}`))).join('\n'), /prices: price_changes\[1\]\.effective_from: price changes are listed in time order/);
+  });
+
   test('`tollbooth validate` exits 1 with readable problems, 0 on a good file', () => {
     const bad = writeConfig(`credentials:\n  - { id: x, provider: openai, billing: managed, secret: "sk-abc" }\n`);
     const failed = spawnSync(NODE, [CLI, 'validate', bad], { encoding: 'utf8' });
