@@ -60,6 +60,12 @@ describe('token classes', () => {
     assert.equal(result.bill?.rate, 'test-model@base');
   });
 
+  test('counts that are not whole (a fraction, NaN, a string) are made whole, never a crash: fractions round up', () => {
+    const odd = { ...usage(10.5, 3), cached_tokens: Number.NaN, cache_write_5m_tokens: '2' as unknown as number, units: { character: 2.2, search: -1 } };
+    const result = charge({ usage: odd, model: model({ unit_prices: { character: 0.000015 } }), billing: 'managed', operation: 'chat', served: true, at: NOW });
+    assert.deepEqual(result.bill?.usage, { input: 9, cache_write_5m: 2, output: 3, character: 3 });
+  });
+
   test('a provider reporting more cached tokens than prompt tokens cannot make a class negative', () => {
     const result = charge({ usage: usage(100, 0, { cached_tokens: 500 }), model: model({ cache_read_usd_per_1m: 1 }), billing: 'managed', operation: 'chat', served: true, at: NOW });
     assert.deepEqual(result.bill?.usage, { cache_read: 100 });

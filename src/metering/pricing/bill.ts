@@ -11,7 +11,7 @@
 import type { ModelRecord } from '../../catalog/types.ts';
 import type { MeteredOperation } from '../record.ts';
 import { formatCredits, formatPicoNumber, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
-import type { Usage } from '../usage.ts';
+import { tokenCount, type Usage } from '../usage.ts';
 import { catalogVersionOf } from './catalog-version.ts';
 import { TOKEN_CLASSES, tokenClasses, type TokenClass } from './classes.ts';
 import { contextRates, periodAt, pricesOf, tierRates } from './compile.ts';
@@ -81,7 +81,7 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
   let tokens = 0;
   for (const cls of TOKEN_CLASSES) tokens += classes[cls];
   let unitCount = 0;
-  for (const unit in usage.units) unitCount += usage.units[unit]! > 0 ? 1 : 0;
+  for (const unit in usage.units) unitCount += tokenCount(usage.units[unit]) > 0 ? 1 : 0;
   // A call that consumed nothing (a model list, a token count) is not a run: it costs nothing.
   if (tokens === 0 && unitCount === 0) return { pico: 0n, unpriced: false, bill: null };
 
@@ -126,8 +126,8 @@ export function charge({ usage, model, billing, operation, served, at }: ChargeI
     // Units named by different variants may share one price (`image:512x512` → `image`): summed per price.
     const byPrice: Record<string, number> = {};
     for (const unit in usage.units) {
-      const count = usage.units[unit]!;
-      if (!(count > 0)) continue;
+      const count = tokenCount(usage.units[unit]);
+      if (count === 0) continue;
       const key = period ? unitPriceKey(period.units, unit) : null;
       // A unit without a price on a model priced by its tokens (gpt-image reports its images and
       // their tokens) is recorded, not charged: the vendor bills the tokens. Otherwise it is unpriced.

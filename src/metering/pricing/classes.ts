@@ -3,7 +3,7 @@
  * (prompt, completion) and, inside them, the finer counts providers report; this splits the totals so
  * that every token is in exactly one class.
  */
-import type { Usage } from '../usage.ts';
+import { tokenCount, type Usage } from '../usage.ts';
 
 export const INPUT_CLASSES = ['input', 'cache_read', 'cache_write_5m', 'cache_write_1h', 'audio_input', 'image_input'] as const;
 export const OUTPUT_CLASSES = ['output', 'reasoning', 'audio_output', 'image_output'] as const;
@@ -22,24 +22,25 @@ export type ClassCounts = Record<TokenClass, number>;
  * prompt_tokens + completion_tokens.
  */
 export function tokenClasses(usage: Usage, embeddings = false): ClassCounts {
-  // Straight-line on purpose: this runs on every charge.
-  let input = usage.prompt_tokens;
-  const cache_read = Math.min(usage.cached_tokens, input);
+  // Straight-line on purpose: this runs on every charge. Every count is made whole (tokenCount:
+  // fractions round up, anything not a count is 0), whatever built the Usage.
+  let input = tokenCount(usage.prompt_tokens);
+  const cache_read = Math.min(tokenCount(usage.cached_tokens), input);
   input -= cache_read;
-  const cache_write_5m = Math.min(usage.cache_write_5m_tokens ?? 0, input);
+  const cache_write_5m = Math.min(tokenCount(usage.cache_write_5m_tokens), input);
   input -= cache_write_5m;
-  const cache_write_1h = Math.min(usage.cache_write_1h_tokens ?? 0, input);
+  const cache_write_1h = Math.min(tokenCount(usage.cache_write_1h_tokens), input);
   input -= cache_write_1h;
-  const audio_input = Math.min(usage.audio_input_tokens ?? 0, input);
+  const audio_input = Math.min(tokenCount(usage.audio_input_tokens), input);
   input -= audio_input;
-  const image_input = Math.min(usage.image_input_tokens ?? 0, input);
+  const image_input = Math.min(tokenCount(usage.image_input_tokens), input);
   input -= image_input;
-  let output = embeddings ? 0 : usage.completion_tokens;
-  const reasoning = Math.min(usage.reasoning_tokens, output);
+  let output = embeddings ? 0 : tokenCount(usage.completion_tokens);
+  const reasoning = Math.min(tokenCount(usage.reasoning_tokens), output);
   output -= reasoning;
-  const audio_output = Math.min(usage.audio_output_tokens ?? 0, output);
+  const audio_output = Math.min(tokenCount(usage.audio_output_tokens), output);
   output -= audio_output;
-  const image_output = Math.min(usage.image_output_tokens ?? 0, output);
+  const image_output = Math.min(tokenCount(usage.image_output_tokens), output);
   output -= image_output;
   return { input, cache_read, cache_write_5m, cache_write_1h, audio_input, image_input, output, reasoning, audio_output, image_output };
 }
