@@ -72,8 +72,9 @@ export const pricesSchema = {
         properties: {
           effective_from: {
             type: 'string',
-            pattern: '^\\d{4}-\\d{2}-\\d{2}(T.+)?$',
-            errorMessage: 'must be a UTC date YYYY-MM-DD or an ISO 8601 date-time (quote it in YAML)',
+            // A date-time names its offset: without one, Date.parse would read the host's local time.
+            pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2}))?$',
+            errorMessage: 'must be a UTC date YYYY-MM-DD or an ISO 8601 date-time with its offset (…Z or …+02:00; quote it in YAML)',
           },
           input_usd_per_1m: usdPer1M,
           output_usd_per_1m: usdPer1M,
