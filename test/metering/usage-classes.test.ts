@@ -27,6 +27,7 @@ import type { Target } from '../../src/routing/target.ts';
 import { recordedFrames } from '../providers/bedrock/bedrock-upstream.ts';
 import { loadTestCatalog } from '../support/catalog.ts';
 import { chunkLines, fixtureBytes, fixtureJson, sseFrames } from '../support/fixtures.ts';
+import { classesOf } from '../support/usage-classes.ts';
 
 const ROOT = new URL('../fixtures/providers/', import.meta.url);
 
@@ -292,21 +293,6 @@ function unifiedUsage(provider: string, file: string): Usage | null | undefined 
 
 // ---- the checks ------------------------------------------------------------------------------
 
-/** The pricing engine's disjoint classes, from the Usage alone. */
-function classesOf(u: Usage): Record<string, number> {
-  return {
-    input: u.prompt_tokens - u.cached_tokens - (u.cache_write_5m_tokens ?? 0) - (u.cache_write_1h_tokens ?? 0) - (u.audio_input_tokens ?? 0) - (u.image_input_tokens ?? 0),
-    cache_read: u.cached_tokens,
-    cache_write_5m: u.cache_write_5m_tokens ?? 0,
-    cache_write_1h: u.cache_write_1h_tokens ?? 0,
-    audio_input: u.audio_input_tokens ?? 0,
-    image_input: u.image_input_tokens ?? 0,
-    output: u.completion_tokens - u.reasoning_tokens - (u.audio_output_tokens ?? 0) - (u.image_output_tokens ?? 0),
-    reasoning: u.reasoning_tokens,
-    audio_output: u.audio_output_tokens ?? 0,
-    image_output: u.image_output_tokens ?? 0,
-  };
-}
 
 function checkAgainst(usage: Usage | null, want: Expected, file: string): void {
   assert.ok(usage, `${file}: the adapter reads a usage`);

@@ -14,24 +14,14 @@ import { usageFromCohere } from '../../src/providers/cohere/usage.ts';
 import { usageFromGemini } from '../../src/providers/gemini/usage.ts';
 import { anthropicUsage } from '../../src/providers/messages/usage.ts';
 import { usageFromOpenAI, usageOfAnswer, usageOfBody } from '../../src/providers/openai-compatible/usage.ts';
+import { classesOf, type ClassName } from '../support/usage-classes.ts';
 
-type Classes = Partial<Record<'input' | 'cache_read' | 'cache_write_5m' | 'cache_write_1h' | 'audio_input' | 'image_input' | 'output' | 'reasoning' | 'audio_output' | 'image_output', number>>;
+type Classes = Partial<Record<ClassName, number>>;
 
-/** The disjoint classes a Usage implies (as the pricing engine derives them), zero classes left out. */
+/** The disjoint classes a Usage implies, zero classes left out. */
 function classes(u: Usage | null): Classes {
   assert.ok(u, 'a usage is read');
-  const all: Classes = {
-    input: u.prompt_tokens - u.cached_tokens - (u.cache_write_5m_tokens ?? 0) - (u.cache_write_1h_tokens ?? 0) - (u.audio_input_tokens ?? 0) - (u.image_input_tokens ?? 0),
-    cache_read: u.cached_tokens,
-    cache_write_5m: u.cache_write_5m_tokens ?? 0,
-    cache_write_1h: u.cache_write_1h_tokens ?? 0,
-    audio_input: u.audio_input_tokens ?? 0,
-    image_input: u.image_input_tokens ?? 0,
-    output: u.completion_tokens - u.reasoning_tokens - (u.audio_output_tokens ?? 0) - (u.image_output_tokens ?? 0),
-    reasoning: u.reasoning_tokens,
-    audio_output: u.audio_output_tokens ?? 0,
-    image_output: u.image_output_tokens ?? 0,
-  };
+  const all = classesOf(u);
   for (const [k, v] of Object.entries(all)) assert.ok(Number.isSafeInteger(v) && v >= 0, `${k} = ${v}`);
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== 0));
 }
