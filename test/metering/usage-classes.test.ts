@@ -293,7 +293,6 @@ function unifiedUsage(provider: string, file: string): Usage | null | undefined 
 
 // ---- the checks ------------------------------------------------------------------------------
 
-
 function checkAgainst(usage: Usage | null, want: Expected, file: string): void {
   assert.ok(usage, `${file}: the adapter reads a usage`);
   assert.equal(usage.source, 'reported');
