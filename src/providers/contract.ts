@@ -57,6 +57,8 @@ export interface NativeRequestInfo {
   unbilled?: true;
   /** Non-token units the request itself fixes (speech: its input's characters). */
   units?: Record<string, number>;
+  /** Images: the variant the request asks for (`<size>[:<quality>]`), naming the images an answer leaves plain. */
+  imageVariant?: string;
 }
 
 /** Reads usage from a native response without changing a byte of it. */

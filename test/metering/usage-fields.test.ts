@@ -13,7 +13,7 @@ import { usageFromConverse, usageFromInvoke } from '../../src/providers/bedrock/
 import { usageFromCohere } from '../../src/providers/cohere/usage.ts';
 import { usageFromGemini } from '../../src/providers/gemini/usage.ts';
 import { anthropicUsage } from '../../src/providers/messages/usage.ts';
-import { usageFromOpenAI, usageOfAnswer, usageOfBody } from '../../src/providers/openai-compatible/usage.ts';
+import { requestedImageVariant, usageFromOpenAI, usageOfAnswer, usageOfBody, withImageVariant } from '../../src/providers/openai-compatible/usage.ts';
 import { classesOf, type ClassName } from '../support/usage-classes.ts';
 
 type Classes = Partial<Record<ClassName, number>>;
@@ -155,6 +155,19 @@ describe('OpenAI: audio, images, transcription tokens, the served tier, web sear
     assert.equal(sum(c), answer.usage.total_tokens);
     assert.deepEqual(usage!.units, { 'image:1024x1024:high': 2 });
     assert.deepEqual(usageOfAnswer(answer, null, 'images'), usage);
+  });
+
+  test('images an answer leaves plain are named by the variant the request asked for; named ones keep their name', () => {
+    assert.equal(requestedImageVariant({ size: '1024x1792', quality: 'hd' }), '1024x1792:hd');
+    assert.equal(requestedImageVariant({ size: '1792x1024' }), '1792x1024');
+    // A quality alone names no catalog key (the size comes first): the images stay plain.
+    assert.equal(requestedImageVariant({ quality: 'hd' }), undefined);
+    assert.equal(requestedImageVariant({ size: '1024x1024"}', quality: 'hd' }), undefined, 'no unit name from an odd value');
+    const dallE = usageOfBody(Buffer.from(JSON.stringify({ created: 1, data: [{ url: 'u' }, { url: 'v' }] })), null, 'images');
+    assert.deepEqual(withImageVariant(dallE, '1024x1792:hd')!.units, { 'image:1024x1792:hd': 2 });
+    assert.equal(withImageVariant(dallE, undefined), dallE);
+    const gptImage = usageOfAnswer({ data: [{ b64_json: 'aGk=' }], size: '1024x1024', quality: 'high', usage: { input_tokens: 1, output_tokens: 2 } }, null, 'images');
+    assert.deepEqual(withImageVariant(gptImage, '1536x1024:low')!.units, { 'image:1024x1024:high': 1 }, 'the answer says what was served');
   });
 
   test('transcription billed by tokens: audio input in input_token_details', () => {

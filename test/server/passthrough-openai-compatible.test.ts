@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { activeCopy } from '../support/catalog.ts';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
@@ -15,7 +16,8 @@ describe('native passthrough for OpenAI-compatible vendors', () => {
   let gw: TestGateway;
   const sdk = (path: string, key: string = CALLER_KEYS.member) => new OpenAI({ apiKey: key, baseURL: `${gw.url}${path}`, maxRetries: 0 });
 
-  useGateway((u, g) => ((upstream = u), (gw = g)));
+  // dall-e-3 is retired in the catalog: an active copy meters what the images passthrough serves.
+  useGateway((u, g) => ((upstream = u), (gw = g)), { config: { models: [activeCopy('dall-e-3', 'dall-e-3-live')] } });
 
   test('a non-streamed chat goes through byte for byte, with the managed key and usage metered', async () => {
     upstream.reset();
@@ -86,6 +88,21 @@ describe('native passthrough for OpenAI-compatible vendors', () => {
     const record = (await gw.usage()).at(-1)!;
     assert.equal(record.usage_source, 'estimated');
     assert.equal(record.completion_tokens, Math.ceil(text.length / 4));
+  });
+
+  test('DALL·E images through /openai/v1 are priced by the size and quality the request asked for', async () => {
+    upstream.reset();
+    const recorded = fixtureText('openai/openai-image.json');
+    upstream.on('POST', '/v1/images/generations', { body: recorded, headers: { 'content-type': 'application/json' } });
+    const sdk = new OpenAI({ apiKey: CALLER_KEYS.member, baseURL: `${gw.url}/openai/v1`, maxRetries: 0, defaultHeaders: { 'x-request-id': 'native-dall-e' } });
+    const result = await sdk.images.generate({ model: 'dall-e-3', prompt: 'A baby sea otter', size: '1024x1792', quality: 'hd', n: 2 });
+    assert.deepEqual(result.data?.map((d) => d.b64_json), JSON.parse(recorded).data.map((d: any) => d.b64_json));
+    assert.deepEqual(upstream.last().json(), { model: 'dall-e-3', prompt: 'A baby sea otter', size: '1024x1792', quality: 'hd', n: 2 }, 'the request body is untouched');
+    const charge = (await gw.usage()).find((c) => c.request_id === 'native-dall-e')!;
+    assert.equal(charge.api, 'native');
+    assert.equal(charge.model, 'dall-e-3-live');
+    assert.deepEqual(charge.bill?.usage, { 'image:1024x1792:hd': 2 });
+    assert.ok(Math.abs(Number(charge.credits) - (1 + 2 * 0.12 * 1050)) < 1e-9, charge.credits);
   });
 
   test('upstream errors keep their native body and status', async () => {

@@ -8,6 +8,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { toFile } from 'openai';
+import { activeCopy } from '../support/catalog.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
@@ -21,7 +22,7 @@ async function formOf(seen: { headers: Record<string, unknown>; body: Buffer }):
 describe('unified API: embeddings, images, audio, models, deprecations', () => {
   let upstream: FakeUpstream;
   let gw: TestGateway;
-  useGateway((u, g) => ((upstream = u), (gw = g)));
+  useGateway((u, g) => ((upstream = u), (gw = g)), { config: { models: [activeCopy('dall-e-3', 'dall-e-3-live')] } });
 
   test('embeddings: the recording comes back, prompt tokens are metered, completion forced to 0', async () => {
     proves('openai', 'embeddings');
@@ -57,6 +58,36 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
     const served = gw.catalog().resolve('gpt-image-1').model;
     assert.equal(upstream.last().json().model, served.upstream_model);
     assert.equal(upstream.last().json().prompt, 'A baby sea otter');
+  });
+
+  test('DALL·E images are priced by the size and quality the request asked for (the answer does not say)', async () => {
+    // dall-e-3 is retired in the catalog (it routes to its replacement): an active copy is configured.
+    upstream.reset();
+    const recorded = fixtureJson('openai/openai-image.json');
+    assert.equal(recorded.size ?? recorded.quality, undefined, 'the recorded answer names no size or quality');
+    upstream.on('POST', '/v1/images/generations', { json: recorded });
+    const charged = async (requestId: string, params: Record<string, unknown>) => {
+      const sdk = gw.openai(undefined, { defaultHeaders: { 'x-request-id': requestId } });
+      await sdk.images.generate({ model: 'dall-e-3-live', prompt: 'A baby sea otter', n: 2, ...params });
+      const charge = (await gw.usage()).find((c) => c.request_id === requestId);
+      assert.ok(charge, 'the request was charged');
+      return charge;
+    };
+
+    const hd = await charged('dall-e-hd', { size: '1024x1792', quality: 'hd' });
+    const sent = upstream.last().json();
+    assert.deepEqual([sent.model, sent.size, sent.quality, sent.n], ['dall-e-3', '1024x1792', 'hd', 2], 'the request goes upstream as asked');
+    assert.equal(hd.operation, 'images');
+    assert.deepEqual(hd.bill?.usage, { 'image:1024x1792:hd': 2 });
+    near(hd.credits, 1 + 2 * 0.12 * 1050);
+
+    // What the request leaves out is DALL·E 3's default (1024x1024, standard), priced by the catalog.
+    const sized = await charged('dall-e-sized', { size: '1792x1024' });
+    assert.deepEqual(sized.bill?.usage, { 'image:1792x1024': 2 });
+    near(sized.credits, 1 + 2 * 0.08 * 1050);
+    const plain = await charged('dall-e-default', {});
+    assert.deepEqual(plain.bill?.usage, { image: 2 });
+    near(plain.credits, 1 + 2 * 0.04 * 1050);
   });
 
   test('audio transcription from the SDK (file part first): spooled, relayed, model rewritten, spool cleaned', async () => {
@@ -160,3 +191,7 @@ describe('unified API: embeddings, images, audio, models, deprecations', () => {
     }
   });
 });
+
+function near(credits: string, expected: number): void {
+  assert.ok(Math.abs(Number(credits) - expected) < 1e-9, `${credits} ≈ ${expected}`);
+}

@@ -23,3 +23,15 @@ export function loadTestCatalog(): Catalog {
   }
   return cached;
 }
+
+/**
+ * A catalog model declared in the config as an active copy named `modelId` (same upstream name and
+ * prices), for a test that needs a model the catalog has retired: a retired id routes to its
+ * replacement, a passthrough call meters the active record of an upstream name.
+ */
+export function activeCopy(catalogId: string, modelId: string): Record<string, unknown> {
+  const model = loadTestCatalog().models.get(catalogId);
+  if (!model) throw new Error(`no catalog model ${catalogId}`);
+  const { replacement_id: _, deprecation_date: __, sunset_date: ___, ...record } = model;
+  return { ...record, model_id: modelId, status: 'active' };
+}

@@ -13,7 +13,7 @@ import { upstreamError } from '../upstream-error.ts';
 import { speechCharacters, SpeechStream, speechTap } from './speech.ts';
 import { OpenAIStream, openAIStreamTap } from './stream.ts';
 import { normalize } from './normalize.ts';
-import { usageOfAnswer, usageOfBody } from './usage.ts';
+import { requestedImageVariant, usageOfAnswer, usageOfBody, withImageVariant } from './usage.ts';
 
 const PATHS: Record<Operation, string> = {
   chat: '/chat/completions',
@@ -40,6 +40,8 @@ export interface OpenAIContext {
   hideUsageChunk: boolean;
   /** Speech: what the answer is billed for (speech.ts). */
   speech?: { characters: number; sse: boolean };
+  /** Images: the size and quality asked for, naming the images an answer leaves plain (usage.ts withImageVariant). */
+  imageVariant?: string;
 }
 
 export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<OpenAIContext> {
@@ -72,16 +74,17 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
           context: { hideUsageChunk, speech },
         };
       }
+      const imageVariant = operation === 'images' ? requestedImageVariant(body) : undefined;
       return {
         method: 'POST',
         path: PATHS[operation],
         headers: { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(upstream),
-        context: { hideUsageChunk },
+        context: imageVariant === undefined ? { hideUsageChunk } : { hideUsageChunk, imageVariant },
       };
     },
 
-    response(operation, raw) {
+    response(operation, raw, context) {
       const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       const notJson = () =>
         new GatewayError('upstream_bad_response', `${target.provider.display_name} returned a body that is not a JSON object.`, {
@@ -105,7 +108,7 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
       // (a `{garbage}` that merely starts and ends with braces is no answer).
       const usage = usageOfBody(bytes, compat, operation);
       if (usage === null && !isJsonObject(bytes)) throw notJson();
-      return { body: raw, usage };
+      return { body: raw, usage: withImageVariant(usage, context.imageVariant) };
     },
 
     stream: (operation, context) =>
@@ -118,18 +121,20 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
     describeNative(path, body): NativeRequestInfo {
       const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
       const operation = operationOf(path);
+      const imageVariant = operation === 'images' ? requestedImageVariant(b) : undefined;
       return {
         operation,
         upstreamModel: typeof b.model === 'string' ? b.model : null,
         stream: b.stream === true,
         ...(operation === 'audio_speech' ? { units: { character: speechCharacters(b.input) } } : {}),
+        ...(imageVariant === undefined ? {} : { imageVariant }),
       };
     },
 
     tap(info, contentType) {
       if (info.operation === 'audio_speech') return speechTap(info.units?.character ?? 0, contentType, tokenPriced(target));
       if (contentType.includes('text/event-stream')) return openAIStreamTap(compat, info.operation === 'text_completion');
-      return bytesBodyTap((body) => usageOfBody(body, compat, info.operation));
+      return bytesBodyTap((body) => withImageVariant(usageOfBody(body, compat, info.operation), info.imageVariant));
     },
   };
 }

@@ -115,8 +115,36 @@ export function usageOfAnswer(obj: Record<string, unknown>, compat: OpenAICompat
 /** Images by catalog unit name: `image:<size>:<quality>` when the answer says both (gpt-image), else `image`. */
 function imageUnits(count: number, size: unknown, quality: unknown): Record<string, number> {
   if (count <= 0) return {};
-  const named = typeof size === 'string' && typeof quality === 'string' && /^[\w.-]{1,32}$/.test(size) && /^[\w.-]{1,32}$/.test(quality);
+  const named = isVariantPart(size) && isVariantPart(quality);
   return { [named ? `image:${size}:${quality}` : 'image']: count };
+}
+
+function isVariantPart(value: unknown): value is string {
+  return typeof value === 'string' && /^[\w.-]{1,32}$/.test(value);
+}
+
+/**
+ * The image variant an images request asks for, as a unit-name suffix: `<size>:<quality>`, or
+ * `<size>` when it names no quality; undefined without a size (a quality alone names no catalog
+ * key). What the request leaves out is the model's default, priced by the catalog's shorter keys
+ * (dall-e-3: `image` is 1024x1024 standard, `image:<size>` is standard).
+ */
+export function requestedImageVariant(body: Record<string, unknown>): string | undefined {
+  if (!isVariantPart(body.size)) return undefined;
+  return isVariantPart(body.quality) ? `${body.size}:${body.quality}` : body.size;
+}
+
+/**
+ * Names an answer's plain `image` units by the variant its request asked for: a DALL·E answer does
+ * not say its size or quality (openai-image.json: only `created` and `data`), its request does. An
+ * answer that names its images (gpt-image) keeps its own names: it says what was served.
+ */
+export function withImageVariant(usage: Usage | null, variant: string | undefined): Usage | null {
+  const plain = usage?.units?.image;
+  if (usage === null || variant === undefined || plain === undefined) return usage;
+  const { image: _, ...rest } = usage.units!;
+  const named = `image:${variant}`;
+  return { ...usage, units: { ...rest, [named]: (rest[named] ?? 0) + plain } };
 }
 
 const USAGE_KEY = /"usage"\s*:\s*\{/g;
