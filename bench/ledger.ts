@@ -26,7 +26,7 @@ import { MemoryStateStore } from '../src/state/memory-store.ts';
 import { AdmissionGate, type AdmissionRequest } from '../src/admission/gate.ts';
 import type { ModelRecord } from '../src/catalog/types.ts';
 import type { TollboothConfig } from '../src/config/types.ts';
-import { PICO_PER_CREDIT } from '../src/metering/credits.ts';
+import { formatCredits, PICO_PER_CREDIT } from '../src/metering/credits.ts';
 import { Ledger } from '../src/metering/ledger/ledger.ts';
 import { charge } from '../src/metering/pricing/bill.ts';
 import type { UsageRecord } from '../src/metering/record.ts';
@@ -49,16 +49,20 @@ const N = Number(values.entries);
 /** Line format of the ledgers written (see src/metering/ledger/compact.ts). */
 const FORMAT = values.format === '1' ? 1 : 2;
 
-/** What the meter stamps on a managed charge: catalog version, rate id, usage, rates and credits by class. */
-/** The stamp the meter writes for a cache-heavy GPT-5.1 call (pricing/bill.ts builds it canonical). */
-const BILL = charge({
-  usage: { prompt_tokens: 2860, completion_tokens: 211, cached_tokens: 2048, reasoning_tokens: 0, source: 'reported' },
-  model: { model_id: 'gpt-5.1', input_usd_per_1m: 1.25, output_usd_per_1m: 10, cache_read_usd_per_1m: 0.125 } as ModelRecord,
-  billing: 'managed',
-  operation: 'chat',
-  served: true,
-  at: Date.now(),
-}).bill;
+/** Prices for the stamp the meter writes (pricing/bill.ts, built canonical): GPT-5.1's, with cached input. */
+const PRICES = { input_usd_per_1m: 1.25, output_usd_per_1m: 10, cache_read_usd_per_1m: 0.125 };
+
+/** Catalog records are loaded once and kept: their prices compile once (pricing/compile.ts). */
+const priced = new Map<string, ModelRecord>();
+
+/** A managed record with the bill the meter would stamp on it (its own tokens priced; credits agree). */
+function billed(r: UsageRecord): UsageRecord {
+  const usage = { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens, cached_tokens: r.cached_tokens, reasoning_tokens: r.reasoning_tokens, source: 'reported' as const };
+  let model = priced.get(r.model!);
+  if (!model) priced.set(r.model!, (model = { model_id: r.model, ...PRICES } as ModelRecord));
+  const bill = charge({ usage, model, billing: 'managed', operation: 'chat', served: true, at: Date.parse(r.ts) });
+  return { ...r, credits: formatCredits(bill.pico), bill: bill.bill! };
+}
 const base = values.dir ?? tmpdir();
 const NODE = process.execPath;
 const SELF = new URL(import.meta.url).pathname;
@@ -75,7 +79,7 @@ const MODELS = [
 
 function record(n: number, ts = new Date().toISOString()): UsageRecord {
   const r = plainRecord(n, ts);
-  return values.bill && r.billing === 'managed' ? ({ ...r, bill: BILL } as unknown as UsageRecord) : r;
+  return values.bill && r.billing === 'managed' ? billed(r) : r;
 }
 
 function plainRecord(n: number, ts: string): UsageRecord {

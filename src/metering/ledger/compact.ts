@@ -8,9 +8,9 @@
  *   `requested_model`/`upstream_model` equal to `model`, `credential` equal to `provider`,
  *   `from_wallet` equal to `credits` − `from_allowance` when one of the two is 0, null `key_id`,
  *   `model`, `ttfb_ms` and `period`. `ts` is epoch milliseconds when that gives back the same
- *   ISO text. Object members named in VERBATIM (the charge's `bill`) are carried as they are,
- *   in canonical JSON, under a short key. A charge with a member neither table knows is written
- *   whole instead (then it carries `type`), so a new member is never lost, only not compacted.
+ *   ISO text. The charge's `bill` is `bl`, in its own compact form (compact-bill.ts). A charge with
+ *   a member the table does not know is written whole instead (then it carries `type`), so a new
+ *   member is never lost, only not compacted.
  * - Lines are self-contained: no dictionary per file. Start-up begins mid-file at a checkpoint and
  *   archived files are read alone, so interning ids per file would tie every line to its file's
  *   header; what repeats across lines (instance, model names) costs bytes only in the open file,
@@ -22,6 +22,7 @@
  * Lines stay canonical JSON (keys sorted), `h` last.
  */
 import { hash } from 'node:crypto';
+import { decodeBill, encodeBill } from './compact-bill.ts';
 import { canonicalJson, isCanonical, type ChargeEntry, type EntryBody, type LedgerEntry, type LineCheck } from './entry.ts';
 
 export type LineFormat = 1 | 2;
@@ -30,13 +31,9 @@ const H_MEMBER = ',"h":"';
 /** `,"h":"` + 43 base64url characters + `"}`. */
 const H_SUFFIX_LENGTH = H_MEMBER.length + 43 + 2;
 
-/** Object members of a charge carried verbatim (canonical JSON) under a short key. */
-const VERBATIM: ReadonlyArray<readonly [member: string, short: string]> = [['bill', 'bl']];
-
 /** Record members the compact charge knows; any other one sends the charge out whole. */
 const KNOWN = new Set([
-  ...VERBATIM.map(([member]) => member),
-  'type', 'ts', 'request_id', 'org', 'key_id', 'api', 'operation', 'stream', 'requested_model', 'model', 'provider', 'upstream_model',
+  'bill', 'type', 'ts', 'request_id', 'org', 'key_id', 'api', 'operation', 'stream', 'requested_model', 'model', 'provider', 'upstream_model',
   'credential', 'billing', 'status', 'outcome', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'usage_source',
   'credits', 'unpriced', 'attempts', 'duration_ms', 'ttfb_ms', 'period', 'from_allowance', 'from_wallet', 'instance', 'settle_id',
   'stream_id', 'unsettled', 'over_hold',
@@ -51,17 +48,14 @@ function compactChargeJson(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, s
   const members = b as unknown as Record<string, unknown>;
   for (const key in b) if (!KNOWN.has(key) && members[key] !== undefined) return null;
   const c = compactCharge(b, seq);
-  let canonical = true;
-  for (const [member, short] of VERBATIM) {
-    const value = members[member];
-    if (value === undefined) continue;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-    c[short] = value;
-    canonical &&= isCanonical(value);
+  if (b.bill !== undefined) {
+    if (b.bill === null || typeof b.bill !== 'object' || Array.isArray(b.bill)) return null;
+    // Its compact form (compact-bill.ts), else the bill as it is.
+    c.bl = encodeBill(b.bill, b) ?? b.bill;
   }
   // Members inserted in sorted order are canonical as JSON.stringify writes them (the fast path):
-  // compactCharge leaves the verbatim members' places in its order; a non-canonical one is sorted.
-  return canonical ? JSON.stringify(c) : canonicalJson(c);
+  // compactCharge leaves `bl` its place in that order; a bill not built canonical is sorted here.
+  return c.bl === undefined || isCanonical(c.bl) ? JSON.stringify(c) : canonicalJson(c);
 }
 
 /** The compact flat members of a charge, inserted in sorted key order. */
@@ -70,7 +64,7 @@ function compactCharge(b: Omit<ChargeEntry, 'seq' | 'prev_hash' | 'hash'>, seq: 
   if (b.api !== 'unified') c.a = b.api;
   if (b.attempts !== 1) c.at = b.attempts;
   if (b.billing !== 'managed') c.b = b.billing;
-  // `bl` (the bill, VERBATIM) comes here in sorted order: compactChargeJson sets it.
+  // `bl` (the bill) comes here in sorted order: compactChargeJson sets it.
   c.bl = undefined;
   if (b.credits !== '0') c.c = b.credits;
   if (b.cached_tokens !== 0) c.ca = b.cached_tokens;
@@ -153,7 +147,7 @@ function fullCharge(c: Record<string, any>, prevHash: string, h: string): Charge
     hash: h,
   };
   for (const key of ['instance', 'over_hold', 'settle_id', 'stream_id', 'unsettled'] as const) if (entry[key] === undefined) delete entry[key];
-  for (const [member, short] of VERBATIM) if (c[short] !== undefined) (entry as unknown as Record<string, unknown>)[member] = c[short];
+  if (c.bl !== undefined) entry.bill = decodeBill(c.bl, entry);
   return entry;
 }
 
