@@ -1,10 +1,9 @@
 /** One metered exchange: what the ledger's charge entry keeps per upstream call. */
-import type { Operation } from '../catalog/types.ts';
 import type { Draw } from '../admission/token-bucket.ts';
+import type { MeteredOperation } from './operation.ts';
 import type { BillStamp } from './pricing/bill.ts';
 
-/** What the ledger and metrics call an exchange's operation: a catalog operation, or a token count (never billed). */
-export type MeteredOperation = Operation | 'count_tokens';
+export type { MeteredOperation };
 
 export type ExchangeOutcome = 'ok' | 'upstream_error' | 'aborted' | 'truncated' | 'stream_error';
 

@@ -5,9 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProviderRecord } from '../catalog/types.ts';
+import type { MeteredOperation } from '../metering/record.ts';
 import { GatewayError } from '../errors/catalog.ts';
 import { runExchange } from '../exchange/attempt-loop.ts';
 import { passthroughBody } from '../exchange/body/passthrough.ts';
+import type { NativeRequestInfo } from '../providers/contract.ts';
 import { createAdapter } from '../providers/registry.ts';
 import { realtimeDialect } from '../realtime/dialects.ts';
 import type { Target } from '../routing/target.ts';
@@ -44,7 +46,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
   const info = adapter.describeNative(rest, json);
   target.upstreamModel = info.upstreamModel ?? 'unknown';
   target.model = info.upstreamModel ? (runtime.catalog.modelForUpstream(provider.name, info.upstreamModel) ?? null) : null;
-  ctx.labels.operation = info.operation;
+  const metered = meteredOperation(info, req.method);
+  ctx.labels.operation = metered ?? info.operation;
   ctx.labels.model = target.model?.model_id ?? 'unknown';
 
   const admission = (ctx.admission = await services.admission.admit({
@@ -56,6 +59,8 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     targets: [target],
     inputBytes: raw?.length ?? (Number(req.headers['content-length']) || 0),
     body: json,
+    // The provider bills nothing for it (a model listing, a token count): rate-limited, no credit held.
+    unbilled: info.unbilled === true,
   }));
 
   const search = query.toString();
@@ -74,6 +79,7 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
       admission,
       api: 'native',
       operation: info.operation,
+      ...(metered ? { meteredOperation: metered } : {}),
       stream: info.stream,
       requestedModel: info.upstreamModel,
       targets: admission.targets,
@@ -88,4 +94,13 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
     },
     res,
   );
+}
+
+/**
+ * What the ledger and metrics call a passthrough call, when not its catalog operation: a GET the
+ * adapter marks unbilled reads the provider's model list or one model (the only GETs the catalog's
+ * passthrough_paths forward), recorded as `models` like the unified API's GET /v1/models.
+ */
+function meteredOperation(info: NativeRequestInfo, method: string | undefined): MeteredOperation | undefined {
+  return info.unbilled && method === 'GET' ? 'models' : undefined;
 }

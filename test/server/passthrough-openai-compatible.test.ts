@@ -105,6 +105,24 @@ describe('native passthrough for OpenAI-compatible vendors', () => {
     assert.ok(Math.abs(Number(charge.credits) - (1 + 2 * 0.12 * 1050)) < 1e-9, charge.credits);
   });
 
+  test('a model listing through /openai/v1 is recorded as its own operation, models, at 0 credits', async () => {
+    upstream.reset();
+    // The documented list shape: no models-list recording exists (fixtures SOURCES.md, known gaps).
+    const list = { object: 'list', data: [{ id: 'gpt-5-nano', object: 'model', created: 1754425777, owned_by: 'system' }] };
+    upstream.on('GET', '/v1/models', { json: list });
+    const before = (await gw.usage()).length;
+    const sdk = new OpenAI({ apiKey: CALLER_KEYS.member, baseURL: `${gw.url}/openai/v1`, maxRetries: 0, defaultHeaders: { 'x-request-id': 'native-models' } });
+    const page = await sdk.models.list();
+    assert.deepEqual(page.data.map((m) => m.id), ['gpt-5-nano']);
+    assert.equal(upstream.last().headers.authorization, `Bearer ${providerKey('openai')}`);
+    const charges = await gw.usage();
+    assert.equal(charges.length, before + 1, 'one ledger entry');
+    const charge = charges.at(-1)!;
+    assert.equal(charge.request_id, 'native-models');
+    assert.deepEqual([charge.api, charge.operation, charge.status, charge.credits], ['native', 'models', 200, '0']);
+    assert.equal(charge.bill, undefined, 'nothing was billed');
+  });
+
   test('upstream errors keep their native body and status', async () => {
     upstream.reset();
     const body = fixtureText('openai/openai-error.1.json');

@@ -9,7 +9,7 @@
  * A rate in pico-USD per token or unit makes a class's pico-credits = count × rate × 105 × 1000 / 100.
  */
 import type { ModelRecord } from '../../catalog/types.ts';
-import type { MeteredOperation } from '../record.ts';
+import type { MeteredOperation } from '../operation.ts';
 import { formatCredits, formatPicoNumber, PICO_PER_CREDIT, RUN_CREDIT } from '../credits.ts';
 import { tokenCount, type Usage } from '../usage.ts';
 import { catalogVersionOf } from './catalog-version.ts';

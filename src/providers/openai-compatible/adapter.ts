@@ -7,7 +7,8 @@
 import type { Operation } from '../../catalog/types.ts';
 import { GatewayError } from '../../errors/catalog.ts';
 import type { Target } from '../../routing/target.ts';
-import { bytesBodyTap } from '../body-tap.ts';
+import { reported } from '../../metering/usage.ts';
+import { bytesBodyTap, jsonBodyTap } from '../body-tap.ts';
 import type { NativeRequestInfo, ProviderAdapter, UpstreamRequest } from '../contract.ts';
 import { upstreamError } from '../upstream-error.ts';
 import { speechCharacters, SpeechStream, speechTap } from './speech.ts';
@@ -128,10 +129,13 @@ export function createOpenAICompatibleAdapter(target: Target): ProviderAdapter<O
         stream: b.stream === true,
         ...(operation === 'audio_speech' ? { units: { character: speechCharacters(b.input) } } : {}),
         ...(imageVariant === undefined ? {} : { imageVariant }),
+        // A model listing or lookup is not an inference call: the provider does not bill it.
+        ...(isModelsPath(path) ? { unbilled: true } : {}),
       };
     },
 
     tap(info, contentType) {
+      if (info.unbilled) return jsonBodyTap(() => reported(0, 0));
       if (info.operation === 'audio_speech') return speechTap(info.units?.character ?? 0, contentType, tokenPriced(target));
       if (contentType.includes('text/event-stream')) return openAIStreamTap(compat, info.operation === 'text_completion');
       return bytesBodyTap((body) => withImageVariant(usageOfBody(body, compat, info.operation), info.imageVariant));
@@ -150,6 +154,11 @@ function operationOf(path: string): Operation {
   // completion billed like chat).
   if (/(^|\/v1)\/completions$/.test(p)) return 'text_completion';
   return 'chat';
+}
+
+/** `/models` or `/models/<id>` (OpenAI's list and retrieve; Azure's and every compatible vendor's alike). */
+function isModelsPath(path: string): boolean {
+  return /\/models(\/[^/]+)?$/.test(path.split('?')[0]!);
 }
 
 /** The catalog prices the served model by tokens (speech without reported tokens: estimated). */
