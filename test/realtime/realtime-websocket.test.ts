@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { proves, provesHandWritten } from '../support/capabilities.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -147,6 +148,7 @@ describe('realtime sessions over WebSocket, metered from the provider’s usage 
   };
 
   test('OpenAI Realtime: the managed key upstream, compression refused, one charge per response.done equal to the recorded usage', async () => {
+    proves('openai', 'realtime');
     fake.script = replay;
     const session = connect(openaiUrl(), { authorization: `Bearer ${CALLER_KEYS.member}` });
     await session.opened;
@@ -241,6 +243,7 @@ describe('realtime sessions over WebSocket, metered from the provider’s usage 
 
   test('Gemini Live: model from the setup message, ?key= never forwarded, one charge per turn from usageMetadata', async () => {
     // Hand-written after the Live API reference (no public recording of a usage frame found).
+    provesHandWritten('gemini', 'realtime');
     const usageMetadata = {
       promptTokenCount: 220, responseTokenCount: 140, totalTokenCount: 360,
       promptTokensDetails: [{ modality: 'TEXT', tokenCount: 60 }, { modality: 'AUDIO', tokenCount: 160 }],

@@ -10,9 +10,12 @@ export const CAPABILITIES = ['chat', 'stream', 'tools', 'streaming_tools', 'visi
 /** Operations beyond chat that only some vendors serve: a provider offers one where its documented paths list it. */
 export const OPERATIONS = ['text_completion', 'rerank', 'audio_speech'] as const satisfies readonly Operation[];
 
-type Cap = (typeof CAPABILITIES)[number] | (typeof OPERATIONS)[number];
+/** Served through native passthrough only, no unified endpoint: realtime sessions over WebSocket. */
+export const PASSTHROUGH = ['realtime'] as const;
 
-/** Marks the enclosing test as evidence that `provider` supports `capabilities` through the unified API. */
+type Cap = (typeof CAPABILITIES)[number] | (typeof OPERATIONS)[number] | (typeof PASSTHROUGH)[number];
+
+/** Marks the enclosing test as evidence that `provider` supports `capabilities` through the real sidecar (the unified API; passthrough for PASSTHROUGH ones). */
 export function proves(provider: string, ...capabilities: Cap[]): void {
   if (capabilities.length === 0) throw new Error('proves() needs at least one capability');
   void provider;
@@ -20,5 +23,13 @@ export function proves(provider: string, ...capabilities: Cap[]): void {
 
 /** The same, where no recording of this provider exists and another vendor's recording stands in. */
 export function provesBorrowed(provider: string, ...capabilities: Cap[]): void {
+  proves(provider, ...capabilities);
+}
+
+/**
+ * The same, where no recording of the wire exists at all: the provider's messages in the test are
+ * hand-written from its API reference.
+ */
+export function provesHandWritten(provider: string, ...capabilities: Cap[]): void {
   proves(provider, ...capabilities);
 }
