@@ -97,10 +97,13 @@ export async function passthrough(ctx: RequestContext, provider: ProviderRecord,
 }
 
 /**
- * What the ledger and metrics call a passthrough call, when not its catalog operation: a GET the
- * adapter marks unbilled reads the provider's model list or one model (the only GETs the catalog's
- * passthrough_paths forward), recorded as `models` like the unified API's GET /v1/models.
+ * What the ledger and metrics call a passthrough call, when not its catalog operation: what an
+ * adapter marks unbilled is a GET of the provider's model list or one model (the only GETs the
+ * catalog's passthrough_paths forward), recorded as `models` like the unified GET /v1/models, or a
+ * POST that counts tokens (Anthropic's count_tokens, Gemini's countTokens, Cohere's tokenize),
+ * recorded as `count_tokens` like the unified one.
  */
 function meteredOperation(info: NativeRequestInfo, method: string | undefined): MeteredOperation | undefined {
-  return info.unbilled && method === 'GET' ? 'models' : undefined;
+  if (!info.unbilled) return undefined;
+  return method === 'GET' ? 'models' : 'count_tokens';
 }

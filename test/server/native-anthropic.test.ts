@@ -143,6 +143,7 @@ describe('native passthrough for Anthropic (@anthropic-ai/sdk)', () => {
     const record = (await gw.usage()).at(-1)!;
     assert.equal(record.prompt_tokens, 0, 'Anthropic does not bill count_tokens');
     assert.equal(record.completion_tokens, 0);
+    assert.deepEqual([record.operation, record.credits], ['count_tokens', '0'], 'recorded as a token count, like the unified one');
   });
 
   test('a wrong Tollbooth key is refused before anything reaches Anthropic', async () => {

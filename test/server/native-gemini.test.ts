@@ -127,6 +127,7 @@ describe('native passthrough for Gemini with @google/genai', () => {
     assert.equal(record.prompt_tokens, 0);
     assert.equal(record.completion_tokens, 0);
     assert.equal(record.usage_source, 'reported');
+    assert.deepEqual([record.operation, record.credits], ['count_tokens', '0'], 'recorded as a token count, like the unified one');
   });
 
   test('paths outside the inference APIs are refused (cached contents, files, tuning)', async () => {
