@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { proves, provesHandWritten } from '../support/capabilities.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -38,7 +39,7 @@ const LIVE_MODEL = {
 const credits = (model: { input_usd_per_1m: number; output_usd_per_1m: number }, prompt: number, completion: number) =>
   1 + ((prompt * model.input_usd_per_1m + completion * model.output_usd_per_1m) / 1e6) * 1.05 * 1000;
 
-type Script = (socket: any, firstMessage: string) => void;
+type Script = (socket: WsSocket, firstMessage: string) => void;
 
 /** A fake provider speaking WebSocket: records each upgrade's headers and URL, runs `script` per session. */
 class FakeRealtime {
@@ -46,16 +47,15 @@ class FakeRealtime {
   script: Script = () => {};
   url = '';
   #server!: Server;
-  #wss: any;
+  #wss!: WebSocketServer;
 
   async start(): Promise<this> {
-    const { WebSocketServer } = (await import('ws' as string)) as any;
     // Compression would be accepted if offered: the sidecar must not offer it.
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: true });
     this.#server = createServer((_req, res) => res.writeHead(426).end());
     this.#server.on('upgrade', (req, socket, head) => {
       this.upgrades.push({ url: req.url ?? '', headers: req.headers });
-      this.#wss.handleUpgrade(req, socket, head, (ws: any) => {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
         ws.once('message', (data: Buffer) => this.script(ws, data.toString('utf8')));
         ws.on('error', () => {});
       });
@@ -217,9 +217,9 @@ describe('realtime sessions over WebSocket, metered from the provider’s usage 
 
   test('a managed session whose frame cannot be read is closed (1008), never served unmetered', async () => {
     fake.script = (ws) => {
-      ws.send(RECORDING[7]); // response.created: a turn is under way
+      ws.send(RECORDING[7]!); // response.created: a turn is under way
       ws.send('not json');
-      ws.send(RECORDING.at(-1));
+      ws.send(RECORDING.at(-1)!);
     };
     const before = (await gw.usage()).length;
     const session = connect(openaiUrl(), { authorization: `Bearer ${CALLER_KEYS.member}` });
