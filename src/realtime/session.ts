@@ -230,7 +230,7 @@ export class RealtimeSession {
       caller,
       ...(admission ? { admission } : {}),
       api: 'native',
-      operation: 'chat',
+      operation: 'realtime',
       stream: true,
       requestedModel,
       target,

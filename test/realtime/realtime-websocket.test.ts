@@ -164,6 +164,7 @@ describe('realtime sessions over WebSocket, metered from the provider’s usage 
     assert.equal(charges.length, 1);
     const charge = charges[0]!;
     assert.equal(charge.model, 'openai/gpt-realtime');
+    assert.equal(charge.operation, 'realtime', 'a realtime turn, not a chat completion');
     assert.equal(charge.billing, 'managed');
     assert.equal(charge.prompt_tokens, 132);
     assert.equal(charge.completion_tokens, 188);
