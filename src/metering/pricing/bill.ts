@@ -6,7 +6,8 @@
  *
  *   credits = RUN_CREDIT + Σ_class tokens × rate_class / 1e6 × MARGIN × SCALE + Σ_unit count × price_unit × MARGIN × SCALE
  *
- * A rate in pico-USD per token or unit makes a class's pico-credits = count × rate × 105 × 1000 / 100.
+ * A rate in pico-USD per token or unit makes a class's pico-credits = count × rate × 105 × 1000 / 100
+ * (compile.ts keeps that per-token product ready).
  */
 import type { ModelRecord } from '../../catalog/types.ts';
 import type { MeteredOperation } from '../operation.ts';
@@ -50,7 +51,6 @@ export interface ChargeInput {
   /** When the request started (epoch ms): the price in force then applies. */
   at: number;
 }
-
 
 /** The unit price that applies to a unit name: itself, else its prefixes (`image:1024x1024:hd` → `image:1024x1024` → `image`). */
 export function unitPriceKey(units: ReadonlyMap<string, unknown>, unit: string): string | null {
