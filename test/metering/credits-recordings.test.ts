@@ -19,6 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ApiFamily, ModelRecord } from '../../src/catalog/types.ts';
 import { hasAdapter } from '../../src/providers/registry.ts';
 import { CATALOG_DIR, loadTestCatalog } from '../support/catalog.ts';
+import { priceSetFor } from '../support/expect.ts';
 import { FakeUpstream, type Reply } from '../support/fake-upstream.ts';
 import { chunkLines, fixtureJson, sseFrames } from '../support/fixtures.ts';
 import { ledgerCharges, startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -225,22 +226,10 @@ function reduce([n, d]: Fraction): Fraction {
   return [n / g, d / g];
 }
 
-/**
- * The price set that applies (README, "Money"): the one in force now, the service tier served, the
- * context tier the whole input is strictly above; a class without its own rate takes the input or
- * output rate.
- */
-function priceSet(model: ModelRecord, t: Tokens): any {
-  let set: any = model;
-  for (const change of model.price_changes ?? []) if (Date.parse(change.effective_from) <= Date.now()) set = change;
-  if (t.serviceTier && set.service_tiers?.[t.serviceTier]) set = set.service_tiers[t.serviceTier];
-  const tiers = [...(set.context_tiers ?? [])].sort((a: any, b: any) => b.above_input_tokens - a.above_input_tokens);
-  return tiers.find((tier: any) => t.prompt > tier.above_input_tokens) ?? set;
-}
-
 /** 1 + Σ tokens × rate / 1e6 × 1.05 × 1000, in exact fractions, as a decimal string. */
 function expectedCredits(model: ModelRecord, t: Tokens, operation: 'chat' | 'embeddings'): string {
-  const set = priceSet(model, t);
+  // The set by the rule (test/support/expect.ts); the arithmetic here is exact fractions.
+  const set = priceSetFor(model, t.prompt, t.serviceTier ? { serviceTier: t.serviceTier } : {});
   let usd: Fraction = [0n, 1n];
   for (const cls of [...INPUT, ...OUTPUT]) {
     const count = operation === 'embeddings' && (OUTPUT as readonly string[]).includes(cls) ? 0 : (t.classes[cls] ?? 0);

@@ -18,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { proves, provesHandWritten } from '../support/capabilities.ts';
+import type { ModelRecord } from '../../src/catalog/types.ts';
+import { expectedCredits } from '../support/expect.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -35,9 +37,9 @@ const LIVE_MODEL = {
   input_usd_per_1m: 0.5, output_usd_per_1m: 2, status: 'active',
 };
 
-/** The seed's formula, by hand: RUN_CREDIT + (prompt × in + completion × out) / 1e6 × 1.05 × 1000. */
+/** The money rule (test/support/expect.ts) for a realtime test model: only the two seed prices. */
 const credits = (model: { input_usd_per_1m: number; output_usd_per_1m: number }, prompt: number, completion: number) =>
-  1 + ((prompt * model.input_usd_per_1m + completion * model.output_usd_per_1m) / 1e6) * 1.05 * 1000;
+  expectedCredits(model as ModelRecord, prompt, completion);
 
 type Script = (socket: WsSocket, firstMessage: string) => void;
 

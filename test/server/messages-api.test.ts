@@ -10,7 +10,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
 import type { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, type TestGateway, useGateway } from '../support/gateway.ts';
-import { expectedCredits } from '../support/expect.ts';
+import { assertReportedCharge } from '../support/expect.ts';
 import { anthropicFrames, fromEvents, fromMessage } from '../providers/anthropic/recordings.ts';
 
 const CLAUDE = 'claude-sonnet-4.6';
@@ -26,12 +26,7 @@ describe('POST /v1/messages (@anthropic-ai/sdk at the sidecar root)', () => {
   const sdk = () => new Anthropic({ baseURL: gw.url, apiKey: CALLER_KEYS.member, maxRetries: 0 });
   const model = (id: string) => gw.catalog().resolve(id).model;
   const lastCharge = async () => (await gw.usage()).at(-1)!;
-  const assertCredits = (record: any, id: string, prompt: number, completion: number) => {
-    assert.equal(record.prompt_tokens, prompt);
-    assert.equal(record.completion_tokens, completion);
-    assert.equal(record.usage_source, 'reported');
-    assert.ok(Math.abs(Number(record.credits) - expectedCredits(model(id), prompt, completion)) < 1e-9, `credits ${record.credits}`);
-  };
+  const assertCredits = (record: any, id: string, prompt: number, completion: number) => assertReportedCharge(record, model(id), prompt, completion);
 
   useGateway((u, g) => ((upstream = u), (gw = g)), { config: { anthropic_model_map: { 'claude-haiku-4-5-*': GPT, 'claude-opus-4-1': GEMINI } } });
 

@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { chunkLines, fixtureJson, fixtureText, sseFrames } from '../support/fixtures.ts';
 import { FakeUpstream } from '../support/fake-upstream.ts';
 import { CALLER_KEYS, providerKey, startTestGateway, type TestGateway, useGateway } from '../support/gateway.ts';
-import { expectedCredits } from '../support/expect.ts';
+import { assertReportedCharge } from '../support/expect.ts';
 import { anthropicFrames, fromEvents, fromMessage } from '../providers/anthropic/recordings.ts';
 
 const GPT = 'gpt-4.1-nano';
@@ -30,12 +30,7 @@ describe('POST /v1/responses (openai SDK)', () => {
   let gw: TestGateway;
   const model = (id: string) => gw.catalog().resolve(id).model;
   const lastCharge = async () => (await gw.usage()).at(-1)!;
-  const assertCredits = (record: any, id: string, prompt: number, completion: number) => {
-    assert.equal(record.prompt_tokens, prompt);
-    assert.equal(record.completion_tokens, completion);
-    assert.equal(record.usage_source, 'reported');
-    assert.ok(Math.abs(Number(record.credits) - expectedCredits(model(id), prompt, completion)) < 1e-9, `credits ${record.credits}`);
-  };
+  const assertCredits = (record: any, id: string, prompt: number, completion: number) => assertReportedCharge(record, model(id), prompt, completion);
 
   useGateway((u, g) => ((upstream = u), (gw = g)));
 
