@@ -44,7 +44,7 @@ export interface CostInput {
 }
 
 /** Upper bounds on the tokens a request can use: input by its bytes, output by its cap. */
-export function worstCaseTokens({ model, operation, inputBytes, maxTokens }: CostInput): { input: number; output: number } {
+function worstCaseTokens({ model, operation, inputBytes, maxTokens }: CostInput): { input: number; output: number } {
   const window = model && model.context_window > 0 ? model.context_window : Infinity;
   const input = Math.min(inputBytes, window);
   const output = maxTokens ?? model?.max_output_tokens ?? (window === Infinity ? 0 : window);
@@ -52,7 +52,7 @@ export function worstCaseTokens({ model, operation, inputBytes, maxTokens }: Cos
 }
 
 /** Non-token units a request asks for, by unit name (priced at the dearest variant of the unit). */
-export function requestedUnits(operation: Operation, body: unknown): Record<string, number> {
+function requestedUnits(operation: Operation, body: unknown): Record<string, number> {
   const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   switch (operation) {
     case 'images':

@@ -53,7 +53,7 @@ export interface ChargeInput {
 }
 
 /** The unit price that applies to a unit name: itself, else its prefixes (`image:1024x1024:hd` → `image:1024x1024` → `image`). */
-export function unitPriceKey(units: ReadonlyMap<string, unknown>, unit: string): string | null {
+function unitPriceKey(units: ReadonlyMap<string, unknown>, unit: string): string | null {
   for (let key = unit; ; key = key.slice(0, key.lastIndexOf(':'))) {
     if (units.has(key)) return key;
     if (!key.includes(':')) return null;

@@ -154,7 +154,7 @@ function period(modelId: string, prices: PriceSet, from: number, name: string, w
 }
 
 /** An effective_from as epoch ms: a date is its UTC midnight. */
-export function effectiveFrom(text: string): number {
+function effectiveFrom(text: string): number {
   return Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
 }
 
